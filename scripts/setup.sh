@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs, idempotently, every system package sockmap4j needs to build and test:
+# a JDK 22+, Maven, clang (BPF target), libbpf, bpftool, iproute2, sockperf, gcc.
+# Safe to run many times; installs only what is missing. Needs root for apt-get.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+pkgs=(clang llvm libbpf1 libbpf-dev bpftool iproute2 sockperf gcc libc6-dev maven util-linux procps)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# linux/bpf.h comes from linux-libc-dev; make sure it is there.
+[[ -f /usr/include/linux/bpf.h ]] || missing+=(linux-libc-dev)
+
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup.sh: missing packages: ${missing[*]}; run as root (sudo scripts/setup.sh)" >&2
+    exit 1
+  fi
+  echo "setup.sh: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# A JDK 22+ (find-jdk.sh installs one with apt when none is present).
+source "$here/lib/find-jdk.sh"
+echo "setup.sh: ok (JDK at $JAVA_HOME)" >&2

@@ -1,0 +1,75 @@
+package org.sockmap4j;
+
+/**
+ * Turns an errno from a named kernel operation into the matching typed {@link BpfException},
+ * with a hint a user can act on. The one place that decides which errno means what.
+ */
+final class Errors {
+    private Errors() {}
+
+    /** What the failed call was doing, for hints that depend on it. */
+    enum Op {
+        GENERIC, CREATE, INSERT, LOOKUP, DELETE, ITERATE, PIN, OPEN_PINNED, INFO, ATTACH, SOCKET
+    }
+
+    static final String PRIVILEGE_HINT =
+            "needs root or CAP_BPF+CAP_NET_ADMIN (CAP_SYS_ADMIN on kernels before 5.8)";
+    static final String SOCKET_KINDS_HINT = "a socket map takes established or listening TCP, bound UDP, "
+            + "connected UNIX stream, UNIX dgram or connected VSOCK sockets";
+
+    static BpfException of(String operation, String object, int errno, Op op) {
+        Errno e = Errno.of(errno);
+        String hint = hint(e, op);
+        return switch (e) {
+            case ENOENT -> op == Op.PIN || op == Op.OPEN_PINNED
+                    ? new BpfException(operation, object, errno, hint)
+                    : new KeyNotFoundException(operation, object, errno, hint);
+            case EEXIST -> op == Op.PIN
+                    ? new BpfException(operation, object, errno, hint)
+                    : new KeyExistsException(operation, object, errno, hint);
+            case EPERM, EACCES -> new PermissionException(operation, object, errno, hint);
+            case EOPNOTSUPP, ENOTSUPP -> op == Op.INSERT
+                    ? new UnsupportedSocketException(operation, object, errno, hint)
+                    : new BpfException(operation, object, errno, hint);
+            case E2BIG -> op == Op.INSERT
+                    ? new MapFullException(operation, object, errno, hint)
+                    : new BpfException(operation, object, errno, hint);
+            default -> new BpfException(operation, object, errno, hint);
+        };
+    }
+
+    static String hint(Errno e, Op op) {
+        return switch (e) {
+            case EPERM, EACCES -> op == Op.PIN || op == Op.OPEN_PINNED
+                    ? PRIVILEGE_HINT + "; also check the bpffs path's permissions"
+                    : PRIVILEGE_HINT;
+            case EOPNOTSUPP, ENOTSUPP -> op == Op.INSERT ? SOCKET_KINDS_HINT
+                    : "this kernel does not support the operation";
+            case E2BIG -> op == Op.INSERT ? "the map is full or the index is not below max_entries"
+                    : "an argument is larger than the kernel accepts";
+            case ENOENT -> switch (op) {
+                case PIN, OPEN_PINNED -> "no such path; is bpffs mounted (mount -t bpf bpf /sys/fs/bpf)?";
+                case ITERATE -> "no more keys";
+                default -> "no socket at this key; closed sockets leave the map by themselves";
+            };
+            case EEXIST -> op == Op.PIN ? "the path already exists; unlink it or pin elsewhere"
+                    : "the key already holds a socket; use UpdateFlag.ANY or EXIST to replace it";
+            case EBUSY -> "the resource is in use (e.g. skb_verdict and stream_verdict on one map)";
+            case ENOSPC -> op == Op.LOOKUP
+                    ? "a socket cookie lookup needs a map with an 8-byte value (value_size 8)"
+                    : "no space left";
+            case EBADF -> op == Op.INSERT ? "the socket fd is not open" : "a file descriptor is not open";
+            case EINVAL -> switch (op) {
+                case INSERT -> "the fd is not a socket the map can take, or the flags are invalid";
+                case CREATE -> "invalid map attributes (key size 4 for sockmap, value size 4 or 8)";
+                case DELETE -> "the key is out of range or holds no socket";
+                case PIN -> "the path is not on a bpffs mount";
+                default -> "invalid argument";
+            };
+            case ENOTSOCK -> "the fd is not a socket";
+            case ENOMEM -> "the kernel could not allocate memory (check RLIMIT_MEMLOCK on kernels before 5.11)";
+            case ENOTDIR -> "a parent of the path is not a directory";
+            default -> "";
+        };
+    }
+}

@@ -1,0 +1,396 @@
+package org.sockmap4j;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.channels.NetworkChannel;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+import org.sockmap4j.internal.sys.Bpf;
+import org.sockmap4j.internal.sys.Fd;
+import org.sockmap4j.internal.sys.ObjInfo;
+import org.sockmap4j.internal.sys.Scratch;
+import org.sockmap4j.internal.unix.ChannelFds;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * A BPF map of socket references, {@link SockMap} ({@code BPF_MAP_TYPE_SOCKMAP}, Linux 4.14+)
+ * or {@link SockHash} ({@code BPF_MAP_TYPE_SOCKHASH}, Linux 4.18+). The map holds weak references:
+ * a socket leaves the map by itself when it closes. Owns one map fd; {@link #close()} releases it
+ * (the kernel frees the map once no fd, pin or program uses it).
+ *
+ * <p>All operations are thread-safe and, for put, delete and cookie lookups by primitive or
+ * pre-built keys, allocation-free. Kernel errors become typed {@link BpfException}s; a closed map
+ * throws {@link IllegalStateException} before any system call.
+ *
+ * <p>Sockets the kernel accepts (Linux 5.15+ for all of them): established or listening TCP,
+ * bound UDP (5.7+), connected UNIX stream and UNIX dgram (5.15+), connected VSOCK (6.4+).
+ * Attach SK_MSG/SK_SKB programs to the map <em>before</em> inserting sockets: sockets inserted
+ * earlier are not affected by programs attached later.
+ *
+ * @param <K> the key type
+ */
+public abstract sealed class SocketMap<K> implements AutoCloseable permits SockMap, SockHash {
+    /** Largest key size this library handles. */
+    public static final int MAX_KEY_SIZE = Scratch.BUFFER;
+
+    final Fd fd;
+    final String kind;
+    final String name;
+    final int keySize;
+    final int valueSize;
+    final int maxEntries;
+
+    SocketMap(Fd fd, String kind, String name, int keySize, int valueSize, int maxEntries) {
+        this.fd = fd;
+        this.kind = kind;
+        this.name = name;
+        this.keySize = keySize;
+        this.valueSize = valueSize;
+        this.maxEntries = maxEntries;
+    }
+
+    // ---- key encoding, per subclass ----
+
+    /** Writes {@code key} to the thread's scratch key buffer. */
+    abstract void encodeKey(Scratch s, K key);
+
+    /** Reads a key from the thread's scratch next-key buffer. */
+    abstract K decodeNextKey(Scratch s);
+
+    // ---- insert ----
+
+    /** Inserts or replaces ({@code BPF_ANY}) the socket {@code socketFd} at {@code key}. */
+    public final void put(K key, int socketFd) {
+        put(key, socketFd, UpdateFlag.ANY);
+    }
+
+    /**
+     * Inserts the socket {@code socketFd} at {@code key} ({@code BPF_MAP_UPDATE_ELEM}).
+     *
+     * @throws UnsupportedSocketException if the kernel does not take this socket (EOPNOTSUPP)
+     * @throws KeyExistsException with {@link UpdateFlag#NOEXIST} when the key is taken
+     * @throws KeyNotFoundException with {@link UpdateFlag#EXIST} when the key is empty
+     * @throws MapFullException when the map is full or a sockmap index is out of range
+     * @throws BpfException for any other errno (EBADF: fd not open; EINVAL: fd -1, ...)
+     */
+    public final void put(K key, int socketFd, UpdateFlag flag) {
+        Objects.requireNonNull(key, "key");
+        Scratch s = Scratch.get();
+        int mapFd = fd.get();
+        encodeKey(s, key);
+        long r = update(s, mapFd, socketFd, flag);
+        if (r < 0) {
+            throw Errors.of("BPF_MAP_UPDATE_ELEM", describe() + " (key " + key + ", socket fd " + socketFd + ")",
+                    (int) -r, Errors.Op.INSERT);
+        }
+    }
+
+    /**
+     * Inserts or replaces the socket of a JDK channel: {@code SocketChannel},
+     * {@code ServerSocketChannel}, {@code DatagramChannel}, or their UNIX-domain kinds.
+     * Finding the channel's fd needs no JVM flag; see {@link Sockets#fd(NetworkChannel)}.
+     */
+    public final void put(K key, NetworkChannel socket) {
+        put(key, socket, UpdateFlag.ANY);
+    }
+
+    /** As {@link #put(Object, int, UpdateFlag)} for a JDK channel. */
+    public final void put(K key, NetworkChannel socket, UpdateFlag flag) {
+        fd.get();
+        put(key, ChannelFds.fdOf(socket), flag);
+    }
+
+    final long update(Scratch s, int mapFd, int socketFd, UpdateFlag flag) {
+        if (valueSize == 8) {
+            s.value.set(JAVA_LONG, 0, socketFd); // sign-extended: fd -1 is refused with EINVAL
+        } else {
+            s.value.set(JAVA_INT, 0, socketFd);
+        }
+        return Bpf.mapUpdate(s, mapFd, flag.value());
+    }
+
+    // ---- delete ----
+
+    /**
+     * Removes the entry at {@code key} ({@code BPF_MAP_DELETE_ELEM}).
+     *
+     * @throws KeyNotFoundException if there is none (SOCKHASH: ENOENT)
+     * @throws BpfException with {@link Errno#EINVAL} for an empty SOCKMAP slot or an index out of range
+     */
+    public final void delete(K key) {
+        Objects.requireNonNull(key, "key");
+        Scratch s = Scratch.get();
+        int mapFd = fd.get();
+        encodeKey(s, key);
+        long r = Bpf.mapDelete(s, mapFd);
+        if (r < 0) {
+            throw Errors.of("BPF_MAP_DELETE_ELEM", describe() + " (key " + key + ")", (int) -r, Errors.Op.DELETE);
+        }
+    }
+
+    /**
+     * Removes the entry at {@code key} if there is one; true if one was removed. An empty key
+     * (ENOENT, and EINVAL for an empty SOCKMAP slot) is not an error here.
+     */
+    public final boolean deleteIfPresent(K key) {
+        Objects.requireNonNull(key, "key");
+        Scratch s = Scratch.get();
+        int mapFd = fd.get();
+        encodeKey(s, key);
+        long r = Bpf.mapDelete(s, mapFd);
+        if (r >= 0) {
+            return true;
+        }
+        if (emptyOnDelete((int) -r)) {
+            return false;
+        }
+        throw Errors.of("BPF_MAP_DELETE_ELEM", describe() + " (key " + key + ")", (int) -r, Errors.Op.DELETE);
+    }
+
+    /** Whether {@code errno} from a delete means "no entry" for this map type. */
+    abstract boolean emptyOnDelete(int errno);
+
+    // ---- lookup ----
+
+    /**
+     * The cookie ({@code SO_COOKIE}, Linux 4.12+) of the socket at {@code key}
+     * ({@code BPF_MAP_LOOKUP_ELEM}; needs a value size of 8, Linux 5.7+ for lookups from user space).
+     *
+     * @throws KeyNotFoundException if the key holds no socket
+     * @throws BpfException with {@link Errno#ENOSPC} if the map's value size is 4
+     */
+    public final long cookie(K key) {
+        Objects.requireNonNull(key, "key");
+        Scratch s = Scratch.get();
+        int mapFd = fd.get();
+        encodeKey(s, key);
+        long r = Bpf.mapLookup(s, mapFd);
+        if (r < 0) {
+            throw Errors.of("BPF_MAP_LOOKUP_ELEM", describe() + " (key " + key + ")", (int) -r, Errors.Op.LOOKUP);
+        }
+        return s.value.get(JAVA_LONG, 0);
+    }
+
+    /** Whether {@code key} holds a socket. Needs a value size of 8 (see {@link #cookie}). */
+    public final boolean containsKey(K key) {
+        Objects.requireNonNull(key, "key");
+        Scratch s = Scratch.get();
+        int mapFd = fd.get();
+        encodeKey(s, key);
+        long r = Bpf.mapLookup(s, mapFd);
+        if (r >= 0) {
+            return true;
+        }
+        if (r == -Errno.ENOENT.code()) {
+            return false;
+        }
+        throw Errors.of("BPF_MAP_LOOKUP_ELEM", describe() + " (key " + key + ")", (int) -r, Errors.Op.LOOKUP);
+    }
+
+    // ---- iteration ----
+
+    /** A key and the cookie of the socket it holds. */
+    public record Entry<K>(K key, long cookie) {}
+
+    /**
+     * The keys that hold a socket, at the time of each step ({@code BPF_MAP_GET_NEXT_KEY}): a
+     * snapshot that may miss or repeat keys changed concurrently.
+     */
+    public abstract List<K> keys();
+
+    /** The keys that hold a socket, with their sockets' cookies. Needs a value size of 8. */
+    public final List<Entry<K>> entries() {
+        List<Entry<K>> out = new ArrayList<>();
+        for (K k : keys()) {
+            try {
+                out.add(new Entry<>(k, cookie(k)));
+            } catch (KeyNotFoundException gone) {
+                // removed meanwhile (socket closed): not an entry any more
+            }
+        }
+        return out;
+    }
+
+    /** Raw GET_NEXT_KEY walk: every key the kernel returns, decoded, bounded by max_entries. */
+    final List<K> walkKeys() {
+        List<K> out = new ArrayList<>();
+        Scratch s = Scratch.get();
+        int mapFd = fd.get();
+        boolean first = true;
+        for (long i = 0; i <= (long) maxEntries; i++) {
+            long r = Bpf.mapGetNextKey(s, mapFd, first);
+            if (r == -Errno.ENOENT.code()) {
+                return out;
+            }
+            if (r < 0) {
+                throw Errors.of("BPF_MAP_GET_NEXT_KEY", describe(), (int) -r, Errors.Op.ITERATE);
+            }
+            out.add(decodeNextKey(s));
+            MemorySegment.copy(s.nextKey, 0, s.key, 0, keySize);
+            first = false;
+        }
+        return out;
+    }
+
+    // ---- pinning and info ----
+
+    /**
+     * Pins the map at {@code path} on a bpffs mount ({@code BPF_OBJ_PIN}) so it outlives this
+     * process; remove the pin by deleting the file.
+     */
+    public final void pin(Path path) {
+        int mapFd = fd.get();
+        try (Arena arena = Arena.ofConfined()) {
+            long r = Bpf.objPin(mapFd, arena.allocateFrom(path.toString()));
+            if (r < 0) {
+                throw Errors.of("BPF_OBJ_PIN", describe() + " at " + path, (int) -r, Errors.Op.PIN);
+            }
+        }
+    }
+
+    /** What the kernel says about this map ({@code BPF_OBJ_GET_INFO_BY_FD}). */
+    public final MapInfo info() {
+        int[] err = new int[1];
+        ObjInfo.Map m = ObjInfo.map(fd.get(), err);
+        if (m == null) {
+            throw Errors.of("BPF_OBJ_GET_INFO_BY_FD", describe(), err[0], Errors.Op.INFO);
+        }
+        return new MapInfo(m.id(), MapType.of(m.type()), m.type(), m.name(), m.keySize(), m.valueSize(),
+                m.maxEntries(), m.flags());
+    }
+
+    /** The map's kernel id (as {@code bpftool map show id N} uses). */
+    public final int id() {
+        return info().id();
+    }
+
+    /** The map's name as given at creation (may be empty). */
+    public final String name() {
+        return name;
+    }
+
+    /** {@code max_entries}. */
+    public final int maxEntries() {
+        return maxEntries;
+    }
+
+    /** Value size: 8 (lookups return cookies) or 4. */
+    public final int valueSize() {
+        return valueSize;
+    }
+
+    /** Key size in bytes. */
+    public final int keySize() {
+        return keySize;
+    }
+
+    /**
+     * The map's fd, for interop (e.g. passing it to other tools). It stays owned by this object:
+     * do not close it.
+     */
+    public final int fd() {
+        return fd.get();
+    }
+
+    /** Whether {@link #close()} was called. */
+    public final boolean isClosed() {
+        return fd.isClosed();
+    }
+
+    /** Releases the map fd. Idempotent. Entries stay while a pin or a program holds the map. */
+    @Override
+    public final void close() {
+        fd.close();
+    }
+
+    final String describe() {
+        return name.isEmpty() ? kind : kind + " '" + name + "'";
+    }
+
+    @Override
+    public final String toString() {
+        return describe() + (fd.isClosed() ? " (closed)" : "");
+    }
+
+    // ---- creation helpers shared by the subclasses ----
+
+    static String checkName(String name) {
+        Objects.requireNonNull(name, "name");
+        if (name.length() >= Bpf.MAP_NAME_LEN) {
+            throw new IllegalArgumentException("a map name has at most " + (Bpf.MAP_NAME_LEN - 1)
+                    + " characters: '" + name + "'");
+        }
+        for (int i = 0; i < name.length(); i++) {
+            char c = name.charAt(i);
+            if (!(Character.isLetterOrDigit(c) && c < 128) && c != '_' && c != '.') {
+                throw new IllegalArgumentException("a map name has only ASCII letters, digits, '_' and '.': '"
+                        + name + "'");
+            }
+        }
+        return name;
+    }
+
+    static void checkSizes(int valueSize, int maxEntries) {
+        if (valueSize != 4 && valueSize != 8) {
+            throw new IllegalArgumentException("value size must be 4 or 8 (8 lets lookups return cookies), got "
+                    + valueSize);
+        }
+        if (maxEntries < 1) {
+            throw new IllegalArgumentException("max entries must be at least 1, got " + maxEntries);
+        }
+    }
+
+    static Fd create(String kind, int type, int keySize, int valueSize, int maxEntries, String name) {
+        long r = Bpf.mapCreate(type, keySize, valueSize, maxEntries, 0, name);
+        if (r < 0) {
+            throw Errors.of("BPF_MAP_CREATE", kind + (name.isEmpty() ? "" : " '" + name + "'"), (int) -r,
+                    Errors.Op.CREATE);
+        }
+        return Fd.own((int) r, kind + (name.isEmpty() ? "" : " '" + name + "'"));
+    }
+
+    /** Opens a pinned map and checks its type; returns the fd and its info. */
+    static Fd openPinned(Path path, MapType expected, int[] infoOut, String[] nameOut) {
+        Objects.requireNonNull(path, "path");
+        long r;
+        try (Arena arena = Arena.ofConfined()) {
+            r = Bpf.objGet(arena.allocateFrom(path.toString()), 0);
+        }
+        if (r < 0) {
+            throw Errors.of("BPF_OBJ_GET", path.toString(), (int) -r, Errors.Op.OPEN_PINNED);
+        }
+        Fd fd = Fd.own((int) r, expected.name().toLowerCase() + " pinned at " + path);
+        try {
+            int[] err = new int[1];
+            ObjInfo.Map m = ObjInfo.map(fd.get(), err);
+            if (m == null) {
+                throw Errors.of("BPF_OBJ_GET_INFO_BY_FD", path.toString(), err[0], Errors.Op.INFO);
+            }
+            if (m.type() != expected.value()) {
+                throw new IllegalArgumentException("the map pinned at " + path + " is a "
+                        + MapType.of(m.type()).name().toLowerCase() + " (type " + m.type() + "), not a "
+                        + expected.name().toLowerCase());
+            }
+            infoOut[0] = m.keySize();
+            infoOut[1] = m.valueSize();
+            infoOut[2] = m.maxEntries();
+            nameOut[0] = m.name();
+            return fd;
+        } catch (RuntimeException e) {
+            fd.close();
+            throw e;
+        }
+    }
+
+    /** A buffer over the scratch key with exactly {@code size} bytes, positioned at 0. */
+    static ByteBuffer keyBuffer(ByteBuffer b, int size) {
+        b.clear().limit(size);
+        return b;
+    }
+}

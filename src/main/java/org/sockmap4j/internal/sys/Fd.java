@@ -1,0 +1,100 @@
+package org.sockmap4j.internal.sys;
+
+import java.lang.ref.Cleaner;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import org.sockmap4j.internal.unix.Libc;
+
+/**
+ * Owns exactly one file descriptor. Rejects negative numbers; never keeps fd 0 (a 0 is moved to
+ * a higher number, so a zeroed attr field can never name it by accident). {@link #close()} is
+ * idempotent and thread-safe. A {@link Cleaner} closes a forgotten fd when its owner becomes
+ * unreachable and logs the leak: it is a backstop, not a way to manage fds.
+ */
+public final class Fd implements AutoCloseable {
+    private static final Cleaner CLEANER = Cleaner.create();
+    private static final System.Logger LOG = System.getLogger("org.sockmap4j");
+
+    /** The fd number, or -1 once closed; shared with the cleaner action. */
+    private static final class State implements Runnable {
+        final AtomicInteger fd;
+        final String what;
+
+        State(int fd, String what) {
+            this.fd = new AtomicInteger(fd);
+            this.what = what;
+        }
+
+        @Override
+        public void run() { // only reached when the owner was never closed
+            int n = fd.getAndSet(-1);
+            if (n >= 0) {
+                LOG.log(System.Logger.Level.WARNING,
+                        "sockmap4j: {0} (fd {1}) was not closed; closing it now. Use try-with-resources.",
+                        what, n);
+                Libc.close(n);
+            }
+        }
+    }
+
+    private final State state;
+    private final Cleaner.Cleanable cleanable;
+
+    private Fd(int fd, String what) {
+        this.state = new State(fd, what);
+        this.cleanable = CLEANER.register(this, state);
+    }
+
+    /**
+     * Takes ownership of {@code fd}, which must be a fresh, open descriptor.
+     *
+     * @param what a short description for leak reports, e.g. {@code "sockhash 'proxy'"}
+     */
+    public static Fd own(int fd, String what) {
+        if (fd < 0) {
+            throw new IllegalArgumentException("negative fd " + fd);
+        }
+        if (fd == 0) {
+            int moved = Libc.fcntl(0, Libc.F_DUPFD_CLOEXEC, 1);
+            Libc.close(0);
+            if (moved < 0) {
+                throw new IllegalStateException("cannot move fd 0 away: errno " + -moved);
+            }
+            fd = moved;
+        }
+        return new Fd(fd, what);
+    }
+
+    /** The number, or throws {@link IllegalStateException} if closed. */
+    public int get() {
+        int n = state.fd.get();
+        if (n < 0) {
+            throw new IllegalStateException(state.what + " is closed");
+        }
+        return n;
+    }
+
+    public boolean isClosed() {
+        return state.fd.get() < 0;
+    }
+
+    /** What this fd is, as given to {@link #own}. */
+    public String what() {
+        return state.what;
+    }
+
+    @Override
+    public void close() {
+        int n = state.fd.getAndSet(-1);
+        if (n >= 0) {
+            cleanable.clean(); // unregisters; State.run sees -1 and does nothing
+            Libc.close(n);
+        }
+    }
+
+    @Override
+    public String toString() {
+        int n = state.fd.get();
+        return n < 0 ? state.what + " (closed)" : state.what + " (fd " + n + ")";
+    }
+}

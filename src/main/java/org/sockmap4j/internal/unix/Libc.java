@@ -1,0 +1,161 @@
+package org.sockmap4j.internal.unix;
+
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+
+import org.sockmap4j.internal.sys.Scratch;
+import org.sockmap4j.internal.sys.Syscall;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The few libc socket and fd calls sockmap4j needs, as {@code static final} downcall handles with
+ * errno captured per call. Each returns the result or {@code -errno}; none throws for a kernel
+ * error. Memory arguments live in the caller's {@link Scratch}.
+ */
+public final class Libc {
+    private Libc() {}
+
+    public static final int SOL_SOCKET = 1;
+    public static final int SO_TYPE = 3;
+    public static final int SO_ERROR = 4;
+    public static final int SO_REUSEADDR = 2;
+    public static final int SO_LINGER = 13;
+    public static final int SO_ACCEPTCONN = 30;
+    public static final int SO_PROTOCOL = 38;
+    public static final int SO_DOMAIN = 39;
+    public static final int SO_COOKIE = 57;
+    public static final int SCM_RIGHTS = 1;
+    public static final int AF_UNIX = 1;
+    public static final int AF_INET = 2;
+    public static final int AF_INET6 = 10;
+    public static final int AF_VSOCK = 40;
+    public static final int SOCK_STREAM = 1;
+    public static final int SOCK_DGRAM = 2;
+    public static final int SOCK_SEQPACKET = 5;
+    public static final int SOCK_CLOEXEC = 0x80000;
+    public static final int F_DUPFD_CLOEXEC = 1030;
+    public static final int MSG_CMSG_CLOEXEC = 0x40000000;
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final Linker.Option ERRNO = Linker.Option.captureCallState("errno");
+
+    private static MethodHandle handle(String name, FunctionDescriptor fd, Linker.Option... options) {
+        MemorySegment addr = LINKER.defaultLookup().find(name).orElseThrow();
+        return LINKER.downcallHandle(addr, fd, options);
+    }
+
+    private static final MethodHandle CLOSE = handle("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT), ERRNO);
+    private static final MethodHandle FCNTL = handle("fcntl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2), ERRNO);
+    private static final MethodHandle GETSOCKOPT = handle("getsockopt",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), ERRNO);
+    private static final MethodHandle SETSOCKOPT = handle("setsockopt",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), ERRNO);
+    private static final MethodHandle GETSOCKNAME = handle("getsockname",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), ERRNO);
+    private static final MethodHandle GETPEERNAME = handle("getpeername",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), ERRNO);
+    private static final MethodHandle SOCKET = handle("socket",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), ERRNO);
+    private static final MethodHandle SENDMSG = handle("sendmsg",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT), ERRNO);
+    private static final MethodHandle RECVMSG = handle("recvmsg",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT), ERRNO);
+
+    private static int ret(MemorySegment capture, int r) {
+        return r < 0 ? -Syscall.errno(capture) : r;
+    }
+
+    private static AssertionError broken(Throwable t) {
+        return new AssertionError("libc downcall failed", t);
+    }
+
+    public static int close(int fd) {
+        MemorySegment c = Scratch.get().capture;
+        try {
+            return ret(c, (int) CLOSE.invokeExact(c, fd));
+        } catch (Throwable t) {
+            throw broken(t);
+        }
+    }
+
+    public static int fcntl(int fd, int cmd, int arg) {
+        MemorySegment c = Scratch.get().capture;
+        try {
+            return ret(c, (int) FCNTL.invokeExact(c, fd, cmd, arg));
+        } catch (Throwable t) {
+            throw broken(t);
+        }
+    }
+
+    /** getsockopt into {@code val}; {@code len} holds the socklen_t in/out. */
+    public static int getsockopt(int fd, int level, int name, MemorySegment val, MemorySegment len) {
+        MemorySegment c = Scratch.get().capture;
+        try {
+            return ret(c, (int) GETSOCKOPT.invokeExact(c, fd, level, name, val, len));
+        } catch (Throwable t) {
+            throw broken(t);
+        }
+    }
+
+    public static int setsockopt(int fd, int level, int name, MemorySegment val, int len) {
+        MemorySegment c = Scratch.get().capture;
+        try {
+            return ret(c, (int) SETSOCKOPT.invokeExact(c, fd, level, name, val, len));
+        } catch (Throwable t) {
+            throw broken(t);
+        }
+    }
+
+    public static int getsockname(int fd, MemorySegment addr, MemorySegment len) {
+        MemorySegment c = Scratch.get().capture;
+        try {
+            return ret(c, (int) GETSOCKNAME.invokeExact(c, fd, addr, len));
+        } catch (Throwable t) {
+            throw broken(t);
+        }
+    }
+
+    public static int getpeername(int fd, MemorySegment addr, MemorySegment len) {
+        MemorySegment c = Scratch.get().capture;
+        try {
+            return ret(c, (int) GETPEERNAME.invokeExact(c, fd, addr, len));
+        } catch (Throwable t) {
+            throw broken(t);
+        }
+    }
+
+    public static int socket(int domain, int type, int protocol) {
+        MemorySegment c = Scratch.get().capture;
+        try {
+            return ret(c, (int) SOCKET.invokeExact(c, domain, type, protocol));
+        } catch (Throwable t) {
+            throw broken(t);
+        }
+    }
+
+    public static long sendmsg(int fd, MemorySegment msghdr, int flags) {
+        MemorySegment c = Scratch.get().capture;
+        try {
+            long r = (long) SENDMSG.invokeExact(c, fd, msghdr, flags);
+            return r < 0 ? -Syscall.errno(c) : r;
+        } catch (Throwable t) {
+            throw broken(t);
+        }
+    }
+
+    public static long recvmsg(int fd, MemorySegment msghdr, int flags) {
+        MemorySegment c = Scratch.get().capture;
+        try {
+            long r = (long) RECVMSG.invokeExact(c, fd, msghdr, flags);
+            return r < 0 ? -Syscall.errno(c) : r;
+        } catch (Throwable t) {
+            throw broken(t);
+        }
+    }
+}
