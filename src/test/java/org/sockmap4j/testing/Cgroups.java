@@ -97,7 +97,7 @@ public final class Cgroups {
         }
         String error = probe(fallback);
         if (error != null) {
-            throw new IllegalStateException(errors + fallback + ": " + error);
+            throw new IllegalStateException(errors + fallback.toString() + ": " + error);
         }
         return fallback;
     }
