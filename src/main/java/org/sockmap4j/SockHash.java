@@ -60,6 +60,11 @@ public final class SockHash<K> extends SocketMap<K> {
         return new SockHash<>(fd, codec, name[0], sizes[1], sizes[2]);
     }
 
+    /** Wraps an fd of a map loaded from an object (type and key size already checked). */
+    static <K> SockHash<K> wrap(Fd fd, KeyCodec<K> codec, String name, int valueSize, int maxEntries) {
+        return new SockHash<>(fd, codec, name, valueSize, maxEntries);
+    }
+
     /** Builds a {@link SockHash}. */
     public static final class Builder<K> {
         private final KeyCodec<K> codec;
@@ -124,6 +129,13 @@ public final class SockHash<K> extends SocketMap<K> {
     @Override
     boolean emptyOnDelete(int errno) {
         return errno == Errno.ENOENT.code();
+    }
+
+    @Override
+    boolean isEmpty() {
+        Scratch s = Scratch.get();
+        long r = org.sockmap4j.internal.sys.Bpf.mapGetNextKey(s, fd.get(), true);
+        return r == -Errno.ENOENT.code();
     }
 
     /** Every key in the map ({@code BPF_MAP_GET_NEXT_KEY}). */

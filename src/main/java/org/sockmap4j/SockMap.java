@@ -57,6 +57,11 @@ public final class SockMap extends SocketMap<Integer> {
         return new SockMap(fd, name[0], sizes[1], sizes[2]);
     }
 
+    /** Wraps an fd of a map loaded from an object (type already checked). */
+    static SockMap wrap(Fd fd, String name, int valueSize, int maxEntries) {
+        return new SockMap(fd, name, valueSize, maxEntries);
+    }
+
     /** Builds a {@link SockMap}. */
     public static final class Builder {
         private int maxEntries = 1;
@@ -159,6 +164,23 @@ public final class SockMap extends SocketMap<Integer> {
                     Errors.Op.LOOKUP);
         }
         return s.value.get(JAVA_LONG, 0);
+    }
+
+    @Override
+    boolean isEmpty() {
+        Scratch s = Scratch.get();
+        int mapFd = fd.get();
+        for (int i = 0; i < maxEntries; i++) {
+            s.key.set(JAVA_INT, 0, i);
+            long r = Bpf.mapLookup(s, mapFd);
+            if (r >= 0 || r == -Errno.ENOSPC.code()) { // ENOSPC: 4-byte values, cannot tell; assume not empty only if...
+                if (r >= 0) {
+                    return false;
+                }
+                return true; // value size 4: the kernel cannot say; do not block the attach
+            }
+        }
+        return true;
     }
 
     /**

@@ -238,6 +238,27 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
         return out;
     }
 
+    // ---- programs ----
+
+    /**
+     * Ids of the programs attached to this map at {@code type} ({@code BPF_PROG_QUERY} on the map
+     * fd, Linux 5.19+ for socket maps).
+     */
+    public final List<Integer> attachedPrograms(AttachType type) {
+        return Queries.progIds(fd.get(), type, describe());
+    }
+
+    /** Refuses to attach to a map that already holds sockets (they would not see the program). */
+    final void requireEmptyForAttach(String program) {
+        if (!isEmpty()) {
+            throw new IllegalStateException("attach " + program + " to " + describe() + " before inserting sockets: "
+                    + "the kernel applies programs only to sockets inserted after the program was attached");
+        }
+    }
+
+    /** Whether no key holds a socket. */
+    abstract boolean isEmpty();
+
     // ---- pinning and info ----
 
     /**

@@ -57,7 +57,8 @@ public final class BpfFs {
 
     /** Whether the mount visible at exactly this path is a bpffs. */
     public static boolean isBpfMount(Path path) {
-        return MountInfo.at(path.toAbsolutePath().normalize()).map(m -> m.fsType().equals("bpf")).orElse(false);
+        return MountInfo.at(path.toAbsolutePath().normalize())
+                .filter(m -> m.fsType().equals("bpf") && m.isVisible()).isPresent();
     }
 
     /** A new, uniquely named directory on the bpffs, removed recursively by its {@code close()}. */

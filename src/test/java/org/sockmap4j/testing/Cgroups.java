@@ -67,8 +67,7 @@ public final class Cgroups {
     private static Path findOrMount() {
         List<MountInfo> candidates = new ArrayList<>();
         for (MountInfo m : MountInfo.read()) {
-            // only mounts still visible at their mount point
-            if (m.fsType().equals("cgroup2") && MountInfo.at(m.mountPoint()).filter(m::equals).isPresent()) {
+            if (m.fsType().equals("cgroup2") && m.isVisible()) {
                 candidates.add(m);
             }
         }
@@ -87,7 +86,7 @@ public final class Cgroups {
         } catch (IOException e) {
             throw new IllegalStateException(errors + "cannot create " + fallback + ": " + e, e);
         }
-        boolean mountedHere = MountInfo.at(fallback).map(m -> m.fsType().equals("cgroup2")).orElse(false);
+        boolean mountedHere = MountInfo.at(fallback).filter(m -> m.fsType().equals("cgroup2") && m.isVisible()).isPresent();
         if (!mountedHere) {
             Exec.Result r = Exec.run("mount", "-t", "cgroup2", "none", fallback.toString());
             if (!r.ok()) {

@@ -52,11 +52,14 @@ class HarnessUnitTest {
         assertThat(escaped.root()).isEqualTo("/sub");
         assertThat(escaped.fsType()).isEqualTo("cgroup2");
         assertThat(MountInfo.unescape("a\\134b\\011")).isEqualTo("a\\b\t");
+        assertThat(m.device()).isEqualTo("0:39");
+        assertThat(m.stDev()).isEqualTo(39);
+        assertThat(MountInfo.parse("1 0 259:1 / / rw - ext4 /dev/x rw").stDev()).isEqualTo((259L << 8) | 1);
     }
 
     @Test
-    void readsThisProcessMountinfo() {
-        assertThat(MountInfo.read()).anySatisfy(m -> assertThat(m.mountPoint()).isEqualTo(Path.of("/")));
+    void procMountIsVisible() {
+        assertThat(MountInfo.at(Path.of("/proc"))).get().satisfies(m -> assertThat(m.isVisible()).isTrue());
     }
 
     @Test

@@ -13,12 +13,13 @@ import java.util.Optional;
  *
  * @param mountId    the mount's id
  * @param parentId   the parent mount's id
+ * @param device     the file system's device, "major:minor"
  * @param root       the path inside the file system that is mounted (usually "/")
  * @param mountPoint where it is mounted
  * @param fsType     the file system type, e.g. "bpf" or "cgroup2"
  * @param source     the mount source
  */
-record MountInfo(int mountId, int parentId, String root, Path mountPoint, String fsType, String source) {
+record MountInfo(int mountId, int parentId, String device, String root, Path mountPoint, String fsType, String source) {
 
     static final Path FILE = Path.of("/proc/self/mountinfo");
 
@@ -48,6 +49,30 @@ record MountInfo(int mountId, int parentId, String root, Path mountPoint, String
         return Optional.ofNullable(found);
     }
 
+    /**
+     * Whether this mount is what a lookup of its mount point reaches now: the last mount stacked
+     * there, and not hidden by a mount over a parent directory (checked by comparing st_dev).
+     */
+    boolean isVisible() {
+        if (at(mountPoint).filter(this::equals).isEmpty()) {
+            return false;
+        }
+        try {
+            Object dev = Files.getAttribute(mountPoint, "unix:dev");
+            return dev instanceof Long d && d == stDev();
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+            return false;
+        }
+    }
+
+    /** The device number as stat(2) reports it (glibc's makedev encoding of "major:minor"). */
+    long stDev() {
+        int colon = device.indexOf(':');
+        long major = Long.parseLong(device.substring(0, colon));
+        long minor = Long.parseLong(device.substring(colon + 1));
+        return ((major & 0xfffff000L) << 32) | ((major & 0xfffL) << 8) | ((minor & 0xffffff00L) << 12) | (minor & 0xffL);
+    }
+
     /** Parses one line: "id parent major:minor root mountpoint opts [optional...] - fstype source superopts". */
     static MountInfo parse(String line) {
         String[] f = line.trim().split(" ");
@@ -62,7 +87,7 @@ record MountInfo(int mountId, int parentId, String root, Path mountPoint, String
             throw new IllegalArgumentException("unexpected mountinfo line: " + line);
         }
         String source = dash + 2 < f.length ? unescape(f[dash + 2]) : "";
-        return new MountInfo(Integer.parseInt(f[0]), Integer.parseInt(f[1]), unescape(f[3]),
+        return new MountInfo(Integer.parseInt(f[0]), Integer.parseInt(f[1]), f[2], unescape(f[3]),
                 Path.of(unescape(f[4])), unescape(f[dash + 1]), source);
     }
 

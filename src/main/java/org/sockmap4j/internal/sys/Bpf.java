@@ -66,6 +66,11 @@ public final class Bpf {
         return bpf(s, LinuxBpf.BPF_MAP_LOOKUP_ELEM());
     }
 
+    /** BPF_MAP_LOOKUP_ELEM with map_fd, key and value already set in {@code s.attr}. */
+    public static long lookupRaw(Scratch s) {
+        return bpf(s, LinuxBpf.BPF_MAP_LOOKUP_ELEM());
+    }
+
     /** BPF_MAP_DELETE_ELEM: key in {@code s.key}. */
     public static long mapDelete(Scratch s, int mapFd) {
         MemorySegment a = s.attr();

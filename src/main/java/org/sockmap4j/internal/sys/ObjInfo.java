@@ -4,7 +4,9 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 
+import org.sockmap4j.internal.gen.bpf.bpf_link_info;
 import org.sockmap4j.internal.gen.bpf.bpf_map_info;
+import org.sockmap4j.internal.gen.bpf.bpf_prog_info;
 
 /** BPF_OBJ_GET_INFO_BY_FD for maps, decoded. */
 public final class ObjInfo {
@@ -35,5 +37,37 @@ public final class ObjInfo {
             n++;
         }
         return new String(b, 0, n, StandardCharsets.US_ASCII);
+    }
+
+    /** Raw program info fields. */
+    public record Prog(int id, int type, String name) {}
+
+    /** The info of program {@code fd}, or null with the errno in {@code errno[0]}. */
+    public static Prog prog(int fd, int[] errno) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment info = arena.allocate(bpf_prog_info.layout());
+            long r = Bpf.objGetInfoByFd(fd, info);
+            if (r < 0) {
+                errno[0] = (int) -r;
+                return null;
+            }
+            return new Prog(bpf_prog_info.id(info), bpf_prog_info.type(info), cString(bpf_prog_info.name(info)));
+        }
+    }
+
+    /** Raw link info fields. */
+    public record Link(int id, int type, int progId) {}
+
+    /** The info of link {@code fd}, or null with the errno in {@code errno[0]}. */
+    public static Link link(int fd, int[] errno) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment info = arena.allocate(bpf_link_info.layout());
+            long r = Bpf.objGetInfoByFd(fd, info);
+            if (r < 0) {
+                errno[0] = (int) -r;
+                return null;
+            }
+            return new Link(bpf_link_info.id(info), bpf_link_info.type(info), bpf_link_info.prog_id(info));
+        }
     }
 }

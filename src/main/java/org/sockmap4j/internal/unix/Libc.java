@@ -60,6 +60,8 @@ public final class Libc {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), ERRNO);
     private static final MethodHandle GETPEERNAME = handle("getpeername",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), ERRNO);
+    private static final MethodHandle OPEN = handle("open",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2), ERRNO);
     private static final MethodHandle SOCKET = handle("socket",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), ERRNO);
     private static final MethodHandle SENDMSG = handle("sendmsg",
@@ -79,6 +81,20 @@ public final class Libc {
         MemorySegment c = Scratch.get().capture;
         try {
             return ret(c, (int) CLOSE.invokeExact(c, fd));
+        } catch (Throwable t) {
+            throw broken(t);
+        }
+    }
+
+    public static final int O_RDONLY = 0;
+    public static final int O_DIRECTORY = 0x10000;
+    public static final int O_CLOEXEC = 0x80000;
+
+    /** open(path, flags, 0); {@code path} is NUL-terminated. */
+    public static int open(MemorySegment path, int flags) {
+        MemorySegment c = Scratch.get().capture;
+        try {
+            return ret(c, (int) OPEN.invokeExact(c, path, flags, 0));
         } catch (Throwable t) {
             throw broken(t);
         }

@@ -1,0 +1,108 @@
+package org.sockmap4j;
+
+import java.lang.foreign.Arena;
+import java.nio.file.Path;
+
+import org.sockmap4j.internal.sys.Bpf;
+import org.sockmap4j.internal.sys.Fd;
+import org.sockmap4j.internal.sys.ObjInfo;
+
+/**
+ * A program attached to a socket map or a cgroup; {@link #close()} detaches it (idempotent).
+ * Either a BPF link ({@code BPF_LINK_CREATE}: cgroup links Linux 5.7+, socket map links 6.10+),
+ * which the kernel detaches when its last fd or pin goes away, or a {@code BPF_PROG_ATTACH}, which
+ * this object detaches with {@code BPF_PROG_DETACH}; for that it keeps its own duplicates of the
+ * target and program fds, so closing the map or program first does not prevent the detach.
+ */
+public final class Attachment implements AutoCloseable {
+    private final Fd link;
+    private final Fd target;
+    private final Fd prog;
+    private final String what;
+    private final AttachType type;
+
+    private Attachment(Fd link, Fd target, Fd prog, String what, AttachType type) {
+        this.link = link;
+        this.target = target;
+        this.prog = prog;
+        this.what = what;
+        this.type = type;
+    }
+
+    static Attachment link(Fd link, String what, AttachType type) {
+        return new Attachment(link, null, null, what, type);
+    }
+
+    static Attachment progAttach(Fd target, Fd prog, String what, AttachType type) {
+        return new Attachment(null, target, prog, what, type);
+    }
+
+    /** True for a BPF link, false for a PROG_ATTACH. */
+    public boolean isLink() {
+        return link != null;
+    }
+
+    /** The attach point. */
+    public AttachType attachType() {
+        return type;
+    }
+
+    /** The link's kernel id ({@code bpftool link show id N}); only for links. */
+    public int linkId() {
+        if (link == null) {
+            throw new IllegalStateException(what + " is a PROG_ATTACH, not a link");
+        }
+        int[] err = new int[1];
+        ObjInfo.Link l = ObjInfo.link(link.get(), err);
+        if (l == null) {
+            throw Errors.of("BPF_OBJ_GET_INFO_BY_FD", what, err[0], Errors.Op.INFO);
+        }
+        return l.id();
+    }
+
+    /**
+     * Pins the link on bpffs, so the attachment outlives this process until the pin is removed.
+     * Only links can be pinned.
+     */
+    public void pin(Path path) {
+        if (link == null) {
+            throw new IllegalStateException(what + " is a PROG_ATTACH; only links can be pinned");
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            long r = Bpf.objPin(link.get(), arena.allocateFrom(path.toString()));
+            if (r < 0) {
+                throw Errors.of("BPF_OBJ_PIN", what + " at " + path, (int) -r, Errors.Op.PIN);
+            }
+        }
+    }
+
+    public boolean isClosed() {
+        return link != null ? link.isClosed() : prog.isClosed();
+    }
+
+    /** Detaches (a link stays attached while a pin of it exists). */
+    @Override
+    public void close() {
+        if (link != null) {
+            link.close();
+            return;
+        }
+        if (prog.isClosed()) {
+            return;
+        }
+        try {
+            long r = Bpf.progDetach(target.get(), prog.get(), type.value());
+            if (r < 0 && r != -Errno.ENOENT.code()) {
+                throw Errors.of("BPF_PROG_DETACH", what, (int) -r, Errors.Op.ATTACH);
+            }
+        } finally {
+            prog.close();
+            target.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return (link != null ? "link " : "prog_attach ") + what + (isClosed() ? " (closed)" : "");
+    }
+}

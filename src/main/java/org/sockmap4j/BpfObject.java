@@ -1,0 +1,308 @@
+package org.sockmap4j;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Objects;
+
+import org.sockmap4j.internal.libbpf.Libbpf;
+import org.sockmap4j.internal.sys.Fd;
+import org.sockmap4j.internal.unix.Libc;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+
+/**
+ * A BPF ELF object (programs and maps compiled by {@code clang -target bpf}), opened and loaded
+ * through the system libbpf (libbpf1 1.0+, loaded only when this class is first used). Open it
+ * from a file, from bytes, or from the programs bundled in this jar ({@link #openBundled}); set
+ * what must be set before load; {@link #load()}; then take programs and maps as their typed
+ * kinds, each of which owns its own fd and stays usable after this object is closed.
+ *
+ * <pre>{@code
+ * try (BpfObject obj = BpfObject.openBundled("bypass").load();
+ *      SockHash<ConnectionKey> hash = obj.sockHash("sock_hash", ConnectionKey.codec());
+ *      SkMsgProgram msg = obj.skMsg("bypass_sk_msg");
+ *      SockOpsProgram ops = obj.sockOps("bypass_sockops");
+ *      Attachment a = msg.attach(hash);
+ *      Cgroup cg = Cgroup.open(dir);
+ *      Attachment b = ops.attach(cg)) {
+ *     ...
+ * }
+ * }</pre>
+ */
+public final class BpfObject implements AutoCloseable {
+    /** Names of the objects bundled in this jar (compiled from the repository's bpf/*.bpf.c). */
+    public static final List<String> BUNDLED = List.of("bypass");
+
+    private final String name;
+    private final Arena arena;
+    private MemorySegment obj;
+    private boolean loaded;
+
+    private BpfObject(String name, Arena arena, MemorySegment obj) {
+        this.name = name;
+        this.arena = arena;
+        this.obj = obj;
+    }
+
+    private static void requireLibbpf(String op) {
+        String why = Libbpf.unavailableReason();
+        if (why != null) {
+            throw new NotSupportedException(op, "libbpf", Errno.ENOSYS.code(), why);
+        }
+    }
+
+    /** Opens the object file at {@code path} (not loaded yet). */
+    public static BpfObject open(Path path) {
+        Objects.requireNonNull(path, "path");
+        requireLibbpf("bpf_object__open_file");
+        Arena arena = Arena.ofShared();
+        try {
+            int[] err = new int[1];
+            Libbpf.startCapture();
+            MemorySegment o;
+            try {
+                o = Libbpf.openFile(arena.allocateFrom(path.toString()), err);
+            } finally {
+                Libbpf.stopCapture();
+            }
+            if (o.equals(MemorySegment.NULL)) {
+                throw Errors.of("bpf_object__open_file", path.toString(), err[0], Errors.Op.OPEN_PINNED);
+            }
+            return new BpfObject(path.getFileName().toString(), arena, o);
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    /** Opens an object from its ELF bytes; {@code name} is used in messages. */
+    public static BpfObject open(byte[] elf, String name) {
+        Objects.requireNonNull(elf, "elf");
+        requireLibbpf("bpf_object__open_mem");
+        Arena arena = Arena.ofShared();
+        try {
+            MemorySegment buf = arena.allocate(Math.max(1, elf.length), 8);
+            MemorySegment.copy(elf, 0, buf, JAVA_BYTE, 0, elf.length);
+            int[] err = new int[1];
+            Libbpf.startCapture();
+            MemorySegment o;
+            try {
+                o = Libbpf.openMem(buf.asSlice(0, elf.length), err);
+            } finally {
+                Libbpf.stopCapture();
+            }
+            if (o.equals(MemorySegment.NULL)) {
+                throw Errors.of("bpf_object__open_mem", name, err[0], Errors.Op.GENERIC);
+            }
+            return new BpfObject(name, arena, o);
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    /** Opens one of the objects bundled in this jar; see {@link #BUNDLED}. */
+    public static BpfObject openBundled(String name) {
+        if (!BUNDLED.contains(name)) {
+            throw new IllegalArgumentException("no bundled BPF object '" + name + "'; bundled: " + BUNDLED);
+        }
+        String res = "/org/sockmap4j/bpf/" + name + ".bpf.o";
+        try (InputStream in = BpfObject.class.getResourceAsStream(res)) {
+            if (in == null) {
+                throw new IllegalStateException("resource " + res + " is missing from the jar (built without clang?)");
+            }
+            return open(in.readAllBytes(), name);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read " + res, e);
+        }
+    }
+
+    /** Reads a file and opens it from memory: the same as {@link #open(Path)}. */
+    static BpfObject openBytesOf(Path path) throws IOException {
+        return open(Files.readAllBytes(path), path.getFileName().toString());
+    }
+
+    private MemorySegment obj() {
+        if (obj == null) {
+            throw new IllegalStateException("BPF object '" + name + "' is closed");
+        }
+        return obj;
+    }
+
+    private void requireLoaded(boolean want) {
+        obj();
+        if (loaded != want) {
+            throw new IllegalStateException("BPF object '" + name + "' is " + (loaded ? "already" : "not yet")
+                    + " loaded");
+        }
+    }
+
+    /** Names of the object's programs (C function names). */
+    public List<String> programNames() {
+        return Libbpf.programs(obj()).stream().map(Libbpf.Named::name).toList();
+    }
+
+    /** Names of the object's maps, including libbpf's internal ones (.data, .rodata, .bss). */
+    public List<String> mapNames() {
+        return Libbpf.maps(obj()).stream().map(Libbpf.Named::name).toList();
+    }
+
+    /** Before load: sets a program's expected attach type (needed by some kernels for links). */
+    public BpfObject expectedAttachType(String program, AttachType type) {
+        requireLoaded(false);
+        int r = Libbpf.setExpectedAttachType(program(program), type.value());
+        if (r < 0) {
+            throw Errors.of("bpf_program__set_expected_attach_type", program, -r, Errors.Op.GENERIC);
+        }
+        return this;
+    }
+
+    /** Before load: changes a map's max_entries. */
+    public BpfObject maxEntries(String map, int maxEntries) {
+        requireLoaded(false);
+        int r = Libbpf.setMapMaxEntries(map(map), maxEntries);
+        if (r < 0) {
+            throw Errors.of("bpf_map__set_max_entries", map, -r, Errors.Op.GENERIC);
+        }
+        return this;
+    }
+
+    /**
+     * Loads every program and creates every map ({@code bpf_object__load}).
+     *
+     * @throws VerifierException if the kernel rejects a program; it carries the whole log
+     * @return this
+     */
+    public BpfObject load() {
+        requireLoaded(false);
+        Libbpf.startCapture();
+        int r;
+        String log;
+        try {
+            r = Libbpf.load(obj());
+        } finally {
+            log = Libbpf.stopCapture();
+        }
+        if (r < 0) {
+            int e = -r;
+            if (e == Errno.EPERM.code() || e == Errno.EACCES.code() && !log.contains("BEGIN PROG LOAD LOG")) {
+                throw Errors.of("bpf_object__load", name, e, Errors.Op.GENERIC);
+            }
+            throw new VerifierException("bpf_object__load", "BPF object '" + name + "'", e, log);
+        }
+        loaded = true;
+        return this;
+    }
+
+    private MemorySegment program(String prog) {
+        for (Libbpf.Named n : Libbpf.programs(obj())) {
+            if (n.name().equals(prog)) {
+                return n.ptr();
+            }
+        }
+        throw new IllegalArgumentException("BPF object '" + name + "' has no program '" + prog + "'; it has "
+                + programNames());
+    }
+
+    private MemorySegment map(String map) {
+        for (Libbpf.Named n : Libbpf.maps(obj())) {
+            if (n.name().equals(map)) {
+                return n.ptr();
+            }
+        }
+        throw new IllegalArgumentException("BPF object '" + name + "' has no map '" + map + "'; it has " + mapNames());
+    }
+
+    private Fd programFd(String prog, ProgramType expected) {
+        requireLoaded(true);
+        MemorySegment p = program(prog);
+        int type = Libbpf.programType(p);
+        if (type != expected.value()) {
+            throw new IllegalArgumentException("program '" + prog + "' of '" + name + "' is " + ProgramType.of(type)
+                    + " (section " + Libbpf.programSection(p) + "), not " + expected);
+        }
+        return dup(Libbpf.programFd(p), expected.name().toLowerCase() + " program '" + prog + "'");
+    }
+
+    private static Fd dup(int fd, String what) {
+        if (fd < 0) {
+            throw new IllegalStateException(what + " has no fd (not loaded?)");
+        }
+        int n = Libc.fcntl(fd, Libc.F_DUPFD_CLOEXEC, 3);
+        if (n < 0) {
+            throw Errors.of("fcntl(F_DUPFD_CLOEXEC)", what, -n, Errors.Op.GENERIC);
+        }
+        return Fd.own(n, what);
+    }
+
+    /** The SK_MSG program {@code name}; fails clearly if it is of another type. */
+    public SkMsgProgram skMsg(String prog) {
+        return new SkMsgProgram(programFd(prog, ProgramType.SK_MSG), prog);
+    }
+
+    /** The SK_SKB program {@code name}; fails clearly if it is of another type. */
+    public SkSkbProgram skSkb(String prog) {
+        return new SkSkbProgram(programFd(prog, ProgramType.SK_SKB), prog);
+    }
+
+    /** The SOCK_OPS program {@code name}; fails clearly if it is of another type. */
+    public SockOpsProgram sockOps(String prog) {
+        return new SockOpsProgram(programFd(prog, ProgramType.SOCK_OPS), prog);
+    }
+
+    private Fd mapFd(String mapName, MapType expected, int keySize) {
+        requireLoaded(true);
+        MemorySegment m = map(mapName);
+        int type = Libbpf.mapType(m);
+        if (type != expected.value()) {
+            throw new IllegalArgumentException("map '" + mapName + "' of '" + name + "' is " + MapType.of(type)
+                    + " (type " + type + "), not " + expected);
+        }
+        if (keySize > 0 && Libbpf.mapKeySize(m) != keySize) {
+            throw new IllegalArgumentException("map '" + mapName + "' has " + Libbpf.mapKeySize(m)
+                    + "-byte keys, the codec " + keySize);
+        }
+        return dup(Libbpf.mapFd(m), expected.name().toLowerCase() + " '" + mapName + "'");
+    }
+
+    /** The SOCKMAP {@code name}; fails clearly if it is of another type. */
+    public SockMap sockMap(String mapName) {
+        MemorySegment m = map(mapName);
+        return SockMap.wrap(mapFd(mapName, MapType.SOCKMAP, 4), mapName, Libbpf.mapValueSize(m),
+                Libbpf.mapMaxEntries(m));
+    }
+
+    /** The SOCKHASH {@code name} with keys of {@code codec}; checks the type and key size. */
+    public <K> SockHash<K> sockHash(String mapName, KeyCodec<K> codec) {
+        MemorySegment m = map(mapName);
+        return SockHash.wrap(mapFd(mapName, MapType.SOCKHASH, codec.size()), codec, mapName, Libbpf.mapValueSize(m),
+                Libbpf.mapMaxEntries(m));
+    }
+
+    /** The per-CPU counters array {@code name} (as the bundled programs keep). */
+    public Counters counters(String mapName) {
+        MemorySegment m = map(mapName);
+        return new Counters(mapFd(mapName, MapType.PERCPU_ARRAY, 4), mapName, Libbpf.mapMaxEntries(m),
+                Libbpf.mapValueSize(m));
+    }
+
+    /** Unloads what no one else holds: programs and maps taken from here stay usable. Idempotent. */
+    @Override
+    public void close() {
+        if (obj != null) {
+            Libbpf.close(obj);
+            obj = null;
+            arena.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "BPF object '" + name + "'" + (obj == null ? " (closed)" : loaded ? " (loaded)" : " (opened)");
+    }
+}

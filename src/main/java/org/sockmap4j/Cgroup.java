@@ -1,0 +1,96 @@
+package org.sockmap4j;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Objects;
+
+import org.sockmap4j.internal.sys.Fd;
+import org.sockmap4j.internal.unix.Libc;
+
+/**
+ * A cgroup v2 directory, opened for attaching {@link SockOpsProgram}s (Linux 4.13+). Owns one
+ * directory fd. Programs attached to it run for the sockets of every process in it and in its
+ * descendants.
+ */
+public final class Cgroup implements AutoCloseable {
+    final Fd fd;
+    private final Path path;
+
+    private Cgroup(Fd fd, Path path) {
+        this.fd = fd;
+        this.path = path;
+    }
+
+    /**
+     * Opens the cgroup v2 directory {@code dir}.
+     *
+     * @throws IllegalArgumentException if it does not exist or is not on a cgroup2 mount (a
+     *     cgroup v1 hierarchy cannot take sock_ops programs)
+     */
+    public static Cgroup open(Path dir) {
+        Objects.requireNonNull(dir, "dir");
+        if (!Files.isDirectory(dir)) {
+            throw new IllegalArgumentException("no cgroup directory at " + dir);
+        }
+        try {
+            String type = Files.getFileStore(dir).type();
+            if (!"cgroup2".equals(type)) {
+                throw new IllegalArgumentException(dir + " is on a " + type + " file system, not cgroup2; "
+                        + "mount one with: mount -t cgroup2 none DIR");
+            }
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot read the file system of " + dir, e);
+        }
+        int r;
+        try (Arena arena = Arena.ofConfined()) {
+            r = Libc.open(arena.allocateFrom(dir.toString()), Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
+        }
+        if (r < 0) {
+            throw Errors.of("open", "cgroup " + dir, -r, Errors.Op.GENERIC);
+        }
+        return new Cgroup(Fd.own(r, "cgroup " + dir), dir);
+    }
+
+    /** The directory. */
+    public Path path() {
+        return path;
+    }
+
+    /** Moves process {@code pid} (all its threads) into this cgroup (writes {@code cgroup.procs}). */
+    public void addProcess(long pid) {
+        fd.get();
+        try {
+            Files.writeString(path.resolve("cgroup.procs"), Long.toString(pid));
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot move pid " + pid + " into " + path + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Moves the calling process into this cgroup. */
+    public void addCurrentProcess() {
+        addProcess(ProcessHandle.current().pid());
+    }
+
+    /** Ids of the programs attached at {@code type} ({@code BPF_PROG_QUERY}). */
+    public List<Integer> attachedPrograms(AttachType type) {
+        return Queries.progIds(fd.get(), type, toString());
+    }
+
+    /** The directory fd, owned by this object; for interop only. */
+    public int fd() {
+        return fd.get();
+    }
+
+    @Override
+    public void close() {
+        fd.close();
+    }
+
+    @Override
+    public String toString() {
+        return "cgroup " + path;
+    }
+}

@@ -1,0 +1,134 @@
+package org.sockmap4j;
+
+import java.lang.foreign.Arena;
+import java.nio.file.Path;
+import java.util.Objects;
+
+import org.sockmap4j.internal.sys.Bpf;
+import org.sockmap4j.internal.sys.Fd;
+import org.sockmap4j.internal.sys.ObjInfo;
+
+/**
+ * A loaded BPF program of one of the kinds sockmap4j attaches: {@link SkMsgProgram},
+ * {@link SkSkbProgram} or {@link SockOpsProgram}. Each kind only attaches where the kernel allows
+ * it, so a wrong attachment does not compile. Owns one program fd; closing it does not detach
+ * attachments already made (they hold their own references).
+ */
+public abstract sealed class Program implements AutoCloseable permits SkMsgProgram, SkSkbProgram, SockOpsProgram {
+    final Fd fd;
+    final String name;
+
+    Program(Fd fd, String name) {
+        this.fd = fd;
+        this.name = name;
+    }
+
+    /** The program's kernel type. */
+    public abstract ProgramType type();
+
+    /** The program's name (its C function name, up to 15 characters in the kernel). */
+    public final String name() {
+        return name;
+    }
+
+    /** The program's kernel id (as {@code bpftool prog show id N} uses). */
+    public final int id() {
+        int[] err = new int[1];
+        ObjInfo.Prog p = ObjInfo.prog(fd.get(), err);
+        if (p == null) {
+            throw Errors.of("BPF_OBJ_GET_INFO_BY_FD", describe(), err[0], Errors.Op.INFO);
+        }
+        return p.id();
+    }
+
+    /** The fd, owned by this object; for interop only. */
+    public final int fd() {
+        return fd.get();
+    }
+
+    /** Pins the program on bpffs ({@code BPF_OBJ_PIN}). */
+    public final void pin(Path path) {
+        int f = fd.get();
+        try (Arena arena = Arena.ofConfined()) {
+            long r = Bpf.objPin(f, arena.allocateFrom(path.toString()));
+            if (r < 0) {
+                throw Errors.of("BPF_OBJ_PIN", describe() + " at " + path, (int) -r, Errors.Op.PIN);
+            }
+        }
+    }
+
+    public final boolean isClosed() {
+        return fd.isClosed();
+    }
+
+    @Override
+    public final void close() {
+        fd.close();
+    }
+
+    final String describe() {
+        return type().name().toLowerCase() + " program '" + name + "'";
+    }
+
+    @Override
+    public final String toString() {
+        return describe() + (fd.isClosed() ? " (closed)" : "");
+    }
+
+    /** Opens a pinned program and checks its type; returns the fd and fills the name. */
+    static Fd openPinned(Path path, ProgramType expected, String[] nameOut) {
+        Objects.requireNonNull(path, "path");
+        long r;
+        try (Arena arena = Arena.ofConfined()) {
+            r = Bpf.objGet(arena.allocateFrom(path.toString()), 0);
+        }
+        if (r < 0) {
+            throw Errors.of("BPF_OBJ_GET", path.toString(), (int) -r, Errors.Op.OPEN_PINNED);
+        }
+        Fd fd = Fd.own((int) r, "program pinned at " + path);
+        int[] err = new int[1];
+        ObjInfo.Prog p = ObjInfo.prog(fd.get(), err);
+        if (p == null || p.type() != expected.value()) {
+            fd.close();
+            if (p == null) {
+                throw Errors.of("BPF_OBJ_GET_INFO_BY_FD", path.toString(), err[0], Errors.Op.INFO);
+            }
+            throw new IllegalArgumentException("the program pinned at " + path + " is of type "
+                    + ProgramType.of(p.type()) + " (" + p.type() + "), not " + expected);
+        }
+        nameOut[0] = p.name();
+        return fd;
+    }
+
+    /** Attaches to {@code target} at {@code type}; see {@link AttachMode}. */
+    final Attachment attach(Fd target, String targetDesc, AttachType type, AttachMode mode, int progAttachFlags) {
+        int prog = fd.get();
+        int tgt = target.get();
+        String what = describe() + " -> " + targetDesc + " (" + type + ")";
+        if (mode != AttachMode.PROG_ATTACH) {
+            long r = Bpf.linkCreate(prog, tgt, type.value(), 0);
+            if (r >= 0) {
+                return Attachment.link(Fd.own((int) r, "link " + what), what, type);
+            }
+            int e = (int) -r;
+            boolean noSuchLink = e == Errno.EINVAL.code() || e == Errno.EOPNOTSUPP.code()
+                    || e == Errno.ENOTSUPP.code() || e == Errno.EPROTOTYPE.code();
+            if (mode == AttachMode.LINK || !noSuchLink) {
+                throw Errors.of("BPF_LINK_CREATE", what, e, Errors.Op.ATTACH);
+            }
+        }
+        long r = Bpf.progAttach(tgt, prog, type.value(), progAttachFlags, 0);
+        if (r < 0) {
+            throw Errors.of("BPF_PROG_ATTACH", what, (int) -r, Errors.Op.ATTACH);
+        }
+        return Attachment.progAttach(dup(target), dup(fd), what, type);
+    }
+
+    static Fd dup(Fd f) {
+        int n = org.sockmap4j.internal.unix.Libc.fcntl(f.get(), org.sockmap4j.internal.unix.Libc.F_DUPFD_CLOEXEC, 3);
+        if (n < 0) {
+            throw Errors.of("fcntl(F_DUPFD_CLOEXEC)", f.what(), -n, Errors.Op.GENERIC);
+        }
+        return Fd.own(n, f.what() + " (dup)");
+    }
+}

@@ -1,0 +1,31 @@
+package org.sockmap4j;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.sockmap4j.internal.sys.Bpf;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+/** {@code BPF_PROG_QUERY}: which programs are attached to a map or cgroup. */
+final class Queries {
+    private Queries() {}
+
+    static List<Integer> progIds(int targetFd, AttachType type, String what) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment ids = arena.allocate(JAVA_INT, 64);
+            long r = Bpf.progQuery(targetFd, type.value(), 0, ids);
+            if (r < 0) {
+                throw Errors.of("BPF_PROG_QUERY", what + " (" + type + ")", (int) -r, Errors.Op.ATTACH);
+            }
+            int n = Math.min(Bpf.queryCount(), 64);
+            List<Integer> out = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                out.add(ids.getAtIndex(JAVA_INT, i));
+            }
+            return out;
+        }
+    }
+}
