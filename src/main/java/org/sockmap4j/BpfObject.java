@@ -36,7 +36,7 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  */
 public final class BpfObject implements AutoCloseable {
     /** Names of the objects bundled in this jar (compiled from the repository's bpf/*.bpf.c). */
-    public static final List<String> BUNDLED = List.of("bypass");
+    public static final List<String> BUNDLED = List.of("bypass", "redirect");
 
     private final String name;
     private final Arena arena;
@@ -289,6 +289,16 @@ public final class BpfObject implements AutoCloseable {
         MemorySegment m = map(mapName);
         return new Counters(mapFd(mapName, MapType.PERCPU_ARRAY, 4), mapName, Libbpf.mapMaxEntries(m),
                 Libbpf.mapValueSize(m));
+    }
+
+    /** The u32 ARRAY map {@code name} (4-byte keys and values). */
+    public U32Array u32Array(String mapName) {
+        MemorySegment m = map(mapName);
+        if (Libbpf.mapValueSize(m) != 4) {
+            throw new IllegalArgumentException("map '" + mapName + "' has " + Libbpf.mapValueSize(m)
+                    + "-byte values, not 4");
+        }
+        return new U32Array(mapFd(mapName, MapType.ARRAY, 4), mapName);
     }
 
     /** Unloads what no one else holds: programs and maps taken from here stay usable. Idempotent. */
