@@ -4,4 +4,5 @@
  */
 module org.sockmap4j {
     exports org.sockmap4j;
+    exports org.sockmap4j.recipes;
 }

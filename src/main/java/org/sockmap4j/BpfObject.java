@@ -36,7 +36,7 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  */
 public final class BpfObject implements AutoCloseable {
     /** Names of the objects bundled in this jar (compiled from the repository's bpf/*.bpf.c). */
-    public static final List<String> BUNDLED = List.of("bypass", "redirect");
+    public static final List<String> BUNDLED = List.of("bypass", "egress_policy", "redirect");
 
     private final String name;
     private final Arena arena;
@@ -299,6 +299,12 @@ public final class BpfObject implements AutoCloseable {
                     + "-byte values, not 4");
         }
         return new U32Array(mapFd(mapName, MapType.ARRAY, 4), mapName);
+    }
+
+    /** The LPM trie {@code name} of IPv4 (8-byte keys) or IPv6 (20-byte keys) prefixes. */
+    public LpmTrie lpmTrie(String mapName) {
+        MemorySegment m = map(mapName);
+        return new LpmTrie(mapFd(mapName, MapType.LPM_TRIE, 0), mapName, Libbpf.mapKeySize(m), Libbpf.mapValueSize(m));
     }
 
     /** Unloads what no one else holds: programs and maps taken from here stay usable. Idempotent. */
