@@ -36,7 +36,7 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  */
 public final class BpfObject implements AutoCloseable {
     /** Names of the objects bundled in this jar (compiled from the repository's bpf/*.bpf.c). */
-    public static final List<String> BUNDLED = List.of("bypass", "egress_policy", "redirect");
+    public static final List<String> BUNDLED = List.of("bypass", "egress_policy", "ingress_policy", "redirect");
 
     private final String name;
     private final Arena arena;
