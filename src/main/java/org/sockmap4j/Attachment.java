@@ -76,6 +76,34 @@ public final class Attachment implements AutoCloseable {
         }
     }
 
+    /**
+     * Replaces the link's program with {@code program} ({@code BPF_LINK_UPDATE}, Linux 5.7+ for
+     * cgroup links, 6.10+ for socket map links) without a moment of no program. Links only.
+     *
+     * @throws BpfException with EINVAL if the program's type does not fit the link
+     */
+    public void update(Program program) {
+        updateLink(program, null);
+    }
+
+    /**
+     * As {@link #update(Program)}, but only if the link still runs {@code expected}
+     * ({@code BPF_F_REPLACE}); otherwise fails with EPERM.
+     */
+    public void update(Program program, Program expected) {
+        updateLink(program, expected);
+    }
+
+    private void updateLink(Program program, Program expected) {
+        if (link == null) {
+            throw new IllegalStateException(what + " is a PROG_ATTACH; only links can be updated");
+        }
+        long r = Bpf.linkUpdate(link.get(), program.fd(), expected == null ? -1 : expected.fd());
+        if (r < 0) {
+            throw Errors.of("BPF_LINK_UPDATE", what + " to " + program, (int) -r, Errors.Op.ATTACH);
+        }
+    }
+
     public boolean isClosed() {
         return link != null ? link.isClosed() : prog.isClosed();
     }

@@ -178,6 +178,24 @@ public final class Bpf {
         return bpf(s, LinuxBpf.BPF_LINK_CREATE());
     }
 
+    private static final long LU = bpf_attr.link_update$offset();
+
+    /**
+     * BPF_LINK_UPDATE: swaps the link's program for {@code newProg}; with {@code oldProg >= 0}
+     * (BPF_F_REPLACE) only if the link still runs {@code oldProg}.
+     */
+    public static long linkUpdate(int linkFd, int newProg, int oldProg) {
+        Scratch s = Scratch.get();
+        MemorySegment a = s.attr();
+        a.set(JAVA_INT, LU + bpf_attr.link_update.link_fd$offset(), linkFd);
+        a.set(JAVA_INT, LU + bpf_attr.link_update.new_prog_fd$offset(), newProg);
+        if (oldProg >= 0) {
+            a.set(JAVA_INT, LU + bpf_attr.link_update.flags$offset(), LinuxBpf.BPF_F_REPLACE());
+            a.set(JAVA_INT, LU + bpf_attr.link_update.old_prog_fd$offset(), oldProg);
+        }
+        return bpf(s, LinuxBpf.BPF_LINK_UPDATE());
+    }
+
     /** BPF_LINK_DETACH: forcibly detaches a link while its fd stays open. */
     public static long linkDetach(int linkFd) {
         Scratch s = Scratch.get();
