@@ -91,6 +91,21 @@ public final class Bpf {
         return bpf(s, LinuxBpf.BPF_MAP_GET_NEXT_KEY());
     }
 
+    /**
+     * BPF_PROG_LOAD of raw instructions (used by feature probes): returns a program fd or -errno.
+     * {@code insns} and {@code license} live in native memory for the call.
+     */
+    public static long progLoad(int type, int expectedAttachType, MemorySegment insns, MemorySegment license) {
+        Scratch s = Scratch.get();
+        MemorySegment a = s.attr();
+        bpf_attr.prog_type(a, type);
+        bpf_attr.insn_cnt(a, (int) (insns.byteSize() / 8));
+        bpf_attr.insns(a, insns.address());
+        bpf_attr.license(a, license.address());
+        bpf_attr.expected_attach_type(a, expectedAttachType);
+        return bpf(s, LinuxBpf.BPF_PROG_LOAD());
+    }
+
     /** BPF_OBJ_PIN: {@code path} is a NUL-terminated string in native memory. */
     public static long objPin(int fd, MemorySegment path) {
         Scratch s = Scratch.get();

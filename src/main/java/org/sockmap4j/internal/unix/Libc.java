@@ -64,6 +64,8 @@ public final class Libc {
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2), ERRNO);
     private static final MethodHandle SOCKET = handle("socket",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), ERRNO);
+    private static final MethodHandle SOCKETPAIR = handle("socketpair",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), ERRNO);
     private static final MethodHandle SENDMSG = handle("sendmsg",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT), ERRNO);
     private static final MethodHandle RECVMSG = handle("recvmsg",
@@ -150,6 +152,16 @@ public final class Libc {
         MemorySegment c = Scratch.get().capture;
         try {
             return ret(c, (int) SOCKET.invokeExact(c, domain, type, protocol));
+        } catch (Throwable t) {
+            throw broken(t);
+        }
+    }
+
+    /** socketpair into {@code fds} (two ints). */
+    public static int socketpair(int domain, int type, int protocol, MemorySegment fds) {
+        MemorySegment c = Scratch.get().capture;
+        try {
+            return ret(c, (int) SOCKETPAIR.invokeExact(c, domain, type, protocol, fds));
         } catch (Throwable t) {
             throw broken(t);
         }
