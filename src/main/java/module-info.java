@@ -5,4 +5,9 @@
 module org.sockmap4j {
     exports org.sockmap4j;
     exports org.sockmap4j.recipes;
+
+    // the `sockmap` CLI; picocli is optional (library users do not need it)
+    requires static info.picocli;
+    requires static jdk.unsupported; // sun.misc.Signal: the CLI stops cleanly on SIGINT/SIGTERM
+    opens org.sockmap4j.cli to info.picocli;
 }

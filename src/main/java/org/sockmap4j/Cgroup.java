@@ -54,6 +54,14 @@ public final class Cgroup implements AutoCloseable {
         return new Cgroup(Fd.own(r, "cgroup " + dir), dir);
     }
 
+    /**
+     * A mounted cgroup v2 hierarchy where this process can create directories, if any (found in
+     * {@code /proc/self/mountinfo}; never assumes a path).
+     */
+    public static java.util.Optional<Path> writableHierarchy() {
+        return java.util.Optional.ofNullable(Cgroups.writableCgroup2());
+    }
+
     /** The directory. */
     public Path path() {
         return path;

@@ -376,6 +376,30 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
         return Fd.own((int) r, kind + (name.isEmpty() ? "" : " '" + name + "'"));
     }
 
+    /**
+     * What the kernel says about the map pinned at {@code path}, whatever its type (to decide
+     * how to open it).
+     */
+    public static MapInfo infoOfPinned(Path path) {
+        Objects.requireNonNull(path, "path");
+        long r;
+        try (Arena arena = Arena.ofConfined()) {
+            r = Bpf.objGet(arena.allocateFrom(path.toString()), 0);
+        }
+        if (r < 0) {
+            throw Errors.of("BPF_OBJ_GET", path.toString(), (int) -r, Errors.Op.OPEN_PINNED);
+        }
+        try (Fd fd = Fd.own((int) r, "object pinned at " + path)) {
+            int[] err = new int[1];
+            ObjInfo.Map m = ObjInfo.map(fd.get(), err);
+            if (m == null) {
+                throw Errors.of("BPF_OBJ_GET_INFO_BY_FD", path + " (is it a map?)", err[0], Errors.Op.INFO);
+            }
+            return new MapInfo(m.id(), MapType.of(m.type()), m.type(), m.name(), m.keySize(), m.valueSize(),
+                    m.maxEntries(), m.flags());
+        }
+    }
+
     /** Opens a pinned map and checks its type; returns the fd and its info. */
     static Fd openPinned(Path path, MapType expected, int[] infoOut, String[] nameOut) {
         Objects.requireNonNull(path, "path");

@@ -1,0 +1,119 @@
+package org.sockmap4j.cli;
+
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+import org.sockmap4j.Cgroup;
+import org.sockmap4j.KernelFeatures;
+import org.sockmap4j.recipes.LocalBypass;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code sockmap bench}: measurements. */
+@Command(name = "bench", description = "Measure.", subcommands = {BenchCommand.Latency.class, BenchCommand.Proxy.class})
+final class BenchCommand {
+    @Command(name = "latency", description = "The SREcon23 experiment: TCP ping-pong between two network namespaces, "
+            + "without and then with the SOCKMAP bypass; prints one table.")
+    static final class Latency implements Callable<Integer> {
+        @Option(names = "--time", defaultValue = "10", paramLabel = "SECONDS",
+                description = "Length of each timed run (default ${DEFAULT-VALUE}).")
+        long time;
+
+        @Option(names = "--json", description = "Print JSON.")
+        boolean json;
+
+        @Option(names = "--cpus", defaultValue = "0,0", paramLabel = "SERVER,CLIENT",
+                description = "CPUs the server and client are pinned to in both runs (taskset), or none "
+                        + "(default ${DEFAULT-VALUE}).")
+        String cpus;
+
+        @Option(names = "--verbose", description = "Print stack traces on errors.")
+        boolean verbose;
+
+        @Override
+        public Integer call() throws Exception {
+            if (time < 1 || time > 3600) {
+                throw new Errors.UserError("--time must be 1..3600 seconds");
+            }
+            Privileges.require("sockmap bench latency");
+            KernelFeatures k = KernelFeatures.probe();
+            k.require(KernelFeatures.Feature.SOCKHASH);
+            k.require(KernelFeatures.Feature.SK_MSG);
+            k.require(KernelFeatures.Feature.SOCK_OPS);
+            CountDownLatch stop = Runner.stopOnSignals();
+            LatencyResult before;
+            LatencyResult after;
+            String tool;
+            try (LatencyBench bench = new LatencyBench(stop, cpus)) {
+                tool = bench.tool();
+                System.err.println("setting up namespaces A and B (veth 10.0.0.1 <-> 10.0.0.2) and a cgroup; tool: "
+                        + tool);
+                bench.setUp();
+                before = bench.measure("without bypass", time);
+                try (Cgroup cg = Cgroup.open(bench.cgroup()); LocalBypass bypass = bench.bypass(cg)) {
+                    after = bench.measure("with bypass", time);
+                    if (bypass.stats().redirectedMessages() == 0) {
+                        throw new Errors.UserError("the bypass redirected nothing: the measurement is not valid");
+                    }
+                }
+            }
+            print(tool, before, after);
+            return 0;
+        }
+
+        private void print(String tool, LatencyResult before, LatencyResult after) {
+            String[] cols = {"mean", "p50", "p99", "p99.9", "max", "msgs/s"};
+            double[] b = before.values();
+            double[] a = after.values();
+            if (json) {
+                StringBuilder sb = new StringBuilder("{\"tool\":\"").append(Json.escape(tool))
+                        .append("\",\"unit\":\"us one-way (RTT/2)\",\"seconds\":").append(time);
+                for (String[] row : new String[][] {{"without_bypass", "b"}, {"with_bypass", "a"}, {"change_percent", "c"}}) {
+                    sb.append(",\"").append(row[0]).append("\":{");
+                    for (int i = 0; i < cols.length; i++) {
+                        double v = row[1].equals("b") ? b[i] : row[1].equals("a") ? a[i] : change(b[i], a[i]);
+                        sb.append(i == 0 ? "" : ",").append('"').append(cols[i].replace(".", "")).append("\":")
+                                .append(Double.isNaN(v) ? "null" : String.format(Locale.ROOT, "%.3f", v));
+                    }
+                    sb.append('}');
+                }
+                System.out.println(sb.append('}'));
+                return;
+            }
+            System.out.printf("TCP ping-pong netns A <-> B over veth, %d s per run, %s; latency in us one-way (RTT/2)%n",
+                    time, tool);
+            System.out.printf(Locale.ROOT, "%-16s%10s%10s%10s%10s%10s%12s%n", "", cols[0], cols[1], cols[2], cols[3],
+                    cols[4], cols[5]);
+            row("without bypass", b, "%10.2f", "%12.0f");
+            row("with bypass", a, "%10.2f", "%12.0f");
+            double[] c = new double[cols.length];
+            for (int i = 0; i < c.length; i++) {
+                c[i] = change(b[i], a[i]);
+            }
+            row("change %", c, "%+10.1f", "%+12.1f");
+        }
+
+        private static void row(String label, double[] v, String fmt, String lastFmt) {
+            StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%-16s", label));
+            for (int i = 0; i < v.length; i++) {
+                sb.append(String.format(Locale.ROOT, i == v.length - 1 ? lastFmt : fmt, v[i]));
+            }
+            System.out.println(sb);
+        }
+
+        private static double change(double before, double after) {
+            return before == 0 ? Double.NaN : (after - before) * 100.0 / before;
+        }
+    }
+
+    @Command(name = "proxy", description = "Throughput, latency and CPU through copy and splice proxies "
+            + "(arrives with kernel-spliced proxying).")
+    static final class Proxy implements Callable<Integer> {
+        @Override
+        public Integer call() {
+            throw new Errors.UserError("bench proxy is not available yet: it arrives with kernel-spliced proxying");
+        }
+    }
+}
