@@ -78,7 +78,8 @@ public final class Attachment implements AutoCloseable {
 
     /**
      * Replaces the link's program with {@code program} ({@code BPF_LINK_UPDATE}, Linux 5.7+ for
-     * cgroup links, 6.10+ for socket map links) without a moment of no program. Links only.
+     * cgroup links, 6.10+ for socket map links) without a moment of no program. Links only. For a
+     * socket map, sockets already in the map keep the program they had when inserted.
      *
      * @throws BpfException with EINVAL if the program's type does not fit the link
      */
@@ -99,6 +100,10 @@ public final class Attachment implements AutoCloseable {
             throw new IllegalStateException(what + " is a PROG_ATTACH; only links can be updated");
         }
         long r = Bpf.linkUpdate(link.get(), program.fd(), expected == null ? -1 : expected.fd());
+        if (r == -Errno.EPERM.code() && expected != null) {
+            throw new BpfException("BPF_LINK_UPDATE", what + " to " + program, (int) -r,
+                    "the link no longer runs the expected program " + expected);
+        }
         if (r < 0) {
             throw Errors.of("BPF_LINK_UPDATE", what + " to " + program, (int) -r, Errors.Op.ATTACH);
         }
@@ -108,7 +113,10 @@ public final class Attachment implements AutoCloseable {
         return link != null ? link.isClosed() : prog.isClosed();
     }
 
-    /** Detaches (a link stays attached while a pin of it exists). */
+    /**
+     * Detaches (a link stays attached while a pin of it exists). For a socket map, sockets already
+     * in the map keep running the program until they are removed from it.
+     */
     @Override
     public void close() {
         if (link != null) {

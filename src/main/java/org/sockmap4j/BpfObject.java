@@ -71,7 +71,7 @@ public final class BpfObject implements AutoCloseable {
                 Libbpf.stopCapture();
             }
             if (o.equals(MemorySegment.NULL)) {
-                throw Errors.of("bpf_object__open_file", path.toString(), err[0], Errors.Op.OPEN_PINNED);
+                throw Errors.of("bpf_object__open_file", path.toString(), err[0], Errors.Op.OPEN_FILE);
             }
             return new BpfObject(path.getFileName().toString(), arena, o);
         } catch (RuntimeException e) {
@@ -97,7 +97,7 @@ public final class BpfObject implements AutoCloseable {
                 Libbpf.stopCapture();
             }
             if (o.equals(MemorySegment.NULL)) {
-                throw Errors.of("bpf_object__open_mem", name, err[0], Errors.Op.GENERIC);
+                throw Errors.of("bpf_object__open_mem", name, err[0], Errors.Op.OPEN_FILE);
             }
             return new BpfObject(name, arena, o);
         } catch (RuntimeException e) {

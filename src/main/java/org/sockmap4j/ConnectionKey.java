@@ -160,19 +160,33 @@ public record ConnectionKey(int family, InetSocketAddress local, InetSocketAddre
         return (h.indexOf(':') >= 0 ? "[" + h + "]" : h) + ":" + a.getPort();
     }
 
-    /** Equality compares address bytes, so {@code 127.0.0.1} equals its v4-mapped form. */
+    /**
+     * Equality compares what the key encodes to: in an AF_INET6 key {@code 127.0.0.1} equals its
+     * v4-mapped form {@code ::ffff:127.0.0.1}, however the {@link InetAddress} was made.
+     */
     @Override
     public boolean equals(Object o) {
-        return o instanceof ConnectionKey k && k.family == family && same(k.local, local) && same(k.remote, remote);
+        return o instanceof ConnectionKey k && k.family == family && k.local.getPort() == local.getPort()
+                && k.remote.getPort() == remote.getPort() && Arrays.equals(bytes(k.local), bytes(local))
+                && Arrays.equals(bytes(k.remote), bytes(remote));
     }
 
-    private static boolean same(InetSocketAddress a, InetSocketAddress b) {
-        return a.getPort() == b.getPort() && Arrays.equals(a.getAddress().getAddress(), b.getAddress().getAddress());
+    /** The address as encoded: 4 bytes for AF_INET, 16 (v4-mapped if need be) for AF_INET6. */
+    private byte[] bytes(InetSocketAddress a) {
+        byte[] b = a.getAddress().getAddress();
+        if (family == AF_INET6 && b.length == 4) {
+            byte[] m = new byte[16];
+            m[10] = (byte) 0xff;
+            m[11] = (byte) 0xff;
+            System.arraycopy(b, 0, m, 12, 4);
+            return m;
+        }
+        return b;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(family, local.getPort(), remote.getPort(), Arrays.hashCode(local.getAddress().getAddress()),
-                Arrays.hashCode(remote.getAddress().getAddress()));
+        return Objects.hash(family, local.getPort(), remote.getPort(), Arrays.hashCode(bytes(local)),
+                Arrays.hashCode(bytes(remote)));
     }
 }

@@ -9,7 +9,7 @@ final class Errors {
 
     /** What the failed call was doing, for hints that depend on it. */
     enum Op {
-        GENERIC, CREATE, INSERT, LOOKUP, DELETE, ITERATE, PIN, OPEN_PINNED, INFO, ATTACH, SOCKET
+        GENERIC, CREATE, INSERT, LOOKUP, DELETE, ITERATE, PIN, OPEN_PINNED, OPEN_FILE, INFO, ATTACH, SOCKET
     }
 
     static final String PRIVILEGE_HINT =
@@ -19,9 +19,11 @@ final class Errors {
 
     static BpfException of(String operation, String object, int errno, Op op) {
         Errno e = Errno.of(errno);
-        String hint = hint(e, op);
+        String hint = errno >= LIBBPF_ERRNO_START && errno < LIBBPF_ERRNO_START + 100
+                ? "libbpf error " + errno + ": not a valid BPF ELF object, or one this libbpf cannot read"
+                : hint(e, op);
         return switch (e) {
-            case ENOENT -> op == Op.PIN || op == Op.OPEN_PINNED
+            case ENOENT -> op == Op.PIN || op == Op.OPEN_PINNED || op == Op.OPEN_FILE
                     ? new BpfException(operation, object, errno, hint)
                     : new KeyNotFoundException(operation, object, errno, hint);
             case EEXIST -> op == Op.PIN
@@ -38,17 +40,26 @@ final class Errors {
         };
     }
 
+    /** libbpf's own error codes (LIBBPF_ERRNO__START = 4000 ...). */
+    static final int LIBBPF_ERRNO_START = 4000;
+
     static String hint(Errno e, Op op) {
         return switch (e) {
-            case EPERM, EACCES -> op == Op.PIN || op == Op.OPEN_PINNED
-                    ? PRIVILEGE_HINT + "; also check the bpffs path's permissions"
-                    : PRIVILEGE_HINT;
+            case UNKNOWN -> "";
+            case EPERM, EACCES -> switch (op) {
+                case PIN -> "is the directory on a bpffs mount (mount -t bpf bpf /sys/fs/bpf)? Otherwise: "
+                        + PRIVILEGE_HINT;
+                case OPEN_PINNED -> "the path is not a pinned BPF object, or its permissions deny access; "
+                        + "otherwise: " + PRIVILEGE_HINT;
+                default -> PRIVILEGE_HINT;
+            };
             case EOPNOTSUPP, ENOTSUPP -> op == Op.INSERT ? SOCKET_KINDS_HINT
                     : "this kernel does not support the operation";
             case E2BIG -> op == Op.INSERT ? "the map is full or the index is not below max_entries"
                     : "an argument is larger than the kernel accepts";
             case ENOENT -> switch (op) {
                 case PIN, OPEN_PINNED -> "no such path; is bpffs mounted (mount -t bpf bpf /sys/fs/bpf)?";
+                case OPEN_FILE -> "no such file";
                 case ITERATE -> "no more keys";
                 default -> "no socket at this key; closed sockets leave the map by themselves";
             };
@@ -63,7 +74,6 @@ final class Errors {
                 case INSERT -> "the fd is not a socket the map can take, or the flags are invalid";
                 case CREATE -> "invalid map attributes (key size 4 for sockmap, value size 4 or 8)";
                 case DELETE -> "the key is out of range or holds no socket";
-                case PIN -> "the path is not on a bpffs mount";
                 default -> "invalid argument";
             };
             case ENOTSOCK -> "the fd is not a socket";

@@ -86,6 +86,11 @@ public abstract sealed class Program implements AutoCloseable permits SkMsgProgr
             throw Errors.of("BPF_OBJ_GET", path.toString(), (int) -r, Errors.Op.OPEN_PINNED);
         }
         Fd fd = Fd.own((int) r, "program pinned at " + path);
+        String kind = Fd.bpfKind(fd.get());
+        if (!"program".equals(kind)) {
+            fd.close();
+            throw new IllegalArgumentException("the object pinned at " + path + " is a " + kind + ", not a program");
+        }
         int[] err = new int[1];
         ObjInfo.Prog p = ObjInfo.prog(fd.get(), err);
         if (p == null || p.type() != expected.value()) {

@@ -166,6 +166,10 @@ public final class SockMap extends SocketMap<Integer> {
         return s.value.get(JAVA_LONG, 0);
     }
 
+    /**
+     * One lookup per slot (a SOCKMAP has no cheaper test). With 4-byte values the kernel answers
+     * every lookup with ENOSPC, so such a map cannot be checked and counts as empty.
+     */
     @Override
     boolean isEmpty() {
         Scratch s = Scratch.get();
@@ -173,11 +177,11 @@ public final class SockMap extends SocketMap<Integer> {
         for (int i = 0; i < maxEntries; i++) {
             s.key.set(JAVA_INT, 0, i);
             long r = Bpf.mapLookup(s, mapFd);
-            if (r >= 0 || r == -Errno.ENOSPC.code()) { // ENOSPC: 4-byte values, cannot tell; assume not empty only if...
-                if (r >= 0) {
-                    return false;
-                }
-                return true; // value size 4: the kernel cannot say; do not block the attach
+            if (r >= 0) {
+                return false;
+            }
+            if (r == -Errno.ENOSPC.code()) {
+                return true;
             }
         }
         return true;

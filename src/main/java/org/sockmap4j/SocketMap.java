@@ -30,8 +30,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *
  * <p>Sockets the kernel accepts (Linux 5.15+ for all of them): established or listening TCP,
  * bound UDP (5.7+), connected UNIX stream and UNIX dgram (5.15+), connected VSOCK (6.4+).
- * Attach SK_MSG/SK_SKB programs to the map <em>before</em> inserting sockets: sockets inserted
- * earlier are not affected by programs attached later.
+ * Attach SK_MSG/SK_SKB programs to the map <em>before</em> inserting sockets: each socket copies
+ * the map's programs when it is inserted, so programs attached, updated or detached later affect
+ * only sockets inserted later. A socket keeps its programs until it is removed (or closed).
  *
  * @param <K> the key type
  */
@@ -242,7 +243,8 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
 
     /**
      * Ids of the programs attached to this map at {@code type} ({@code BPF_PROG_QUERY} on the map
-     * fd, Linux 5.19+ for socket maps).
+     * fd, Linux 5.19+ for socket maps). Querying SK_SKB_VERDICT while a stream_verdict program is
+     * attached (or the reverse) fails with EBUSY: the two share one slot.
      */
     public final List<Integer> attachedPrograms(AttachType type) {
         return Queries.progIds(fd.get(), type, describe());
@@ -390,6 +392,10 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
             throw Errors.of("BPF_OBJ_GET", path.toString(), (int) -r, Errors.Op.OPEN_PINNED);
         }
         try (Fd fd = Fd.own((int) r, "object pinned at " + path)) {
+            String kind = Fd.bpfKind(fd.get());
+            if (!"map".equals(kind)) {
+                throw new IllegalArgumentException("the object pinned at " + path + " is a " + kind + ", not a map");
+            }
             int[] err = new int[1];
             ObjInfo.Map m = ObjInfo.map(fd.get(), err);
             if (m == null) {
@@ -412,6 +418,10 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
         }
         Fd fd = Fd.own((int) r, expected.name().toLowerCase() + " pinned at " + path);
         try {
+            String kind = Fd.bpfKind(fd.get());
+            if (!"map".equals(kind)) {
+                throw new IllegalArgumentException("the object pinned at " + path + " is a " + kind + ", not a map");
+            }
             int[] err = new int[1];
             ObjInfo.Map m = ObjInfo.map(fd.get(), err);
             if (m == null) {

@@ -15,7 +15,6 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.util.Arrays;
 
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -231,8 +230,6 @@ class ConnectionKeyTest {
      * 16), so they are not.
      */
     @Test
-    @Disabled("library bug: ConnectionKey.equals/hashCode compare InetAddress.getAddress() arrays, so an "
-            + "Inet4Address and a v4-mapped Inet6Address (4 vs 16 bytes) differ though they encode the same")
     void v4MappedInet6AddressEqualsTheIpv4Address() {
         ConnectionKey plain = new ConnectionKey(10, sa("127.0.0.1", 1), sa("127.0.0.2", 2));
         ConnectionKey mapped = new ConnectionKey(10, new InetSocketAddress(mapped("127.0.0.1"), 1),

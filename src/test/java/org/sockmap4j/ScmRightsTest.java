@@ -175,8 +175,6 @@ class ScmRightsTest {
      * sets MSG_CTRUNC, and receive() returns EBADMSG leaking both.
      */
     @Test
-    @org.junit.jupiter.api.Disabled("library bug: Sockets.receive leaks the extra fds of a message that carries "
-            + "more than one")
     void extraFdsInOneMessageAreNotLeaked() throws Exception {
         var before = FdLeakCheck.snapshot();
         SocketProbe.sendFds(Sockets.fd(via), Sockets.fd(tcp), Sockets.fd(tcpAccepted));

@@ -294,8 +294,6 @@ class SocketsFdTest {
      * UDP sockets with SO_REUSEADDR set on some and not on others are common.
      */
     @Test
-    @org.junit.jupiter.api.Disabled("library bug: the option flip in ChannelFds.disambiguate does not compare "
-            + "each candidate's value before and after the flip")
     void unboundDatagramChannelsWithMixedReuseAddr() throws Exception {
         List<DatagramChannel> chans = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
@@ -397,8 +395,6 @@ class SocketsFdTest {
      * marked; another candidate that already lingers 7 s is marked too and the lookup fails.
      */
     @Test
-    @org.junit.jupiter.api.Disabled("library bug: the SO_LINGER mark in ChannelFds.disambiguate can equal "
-            + "another candidate's own linger time")
     void unixClientsWhoseLingerEqualsTheMark() throws Exception {
         Path path = dir.resolve("linger.sock");
         ServerSocketChannel server = closeLater(ServerSocketChannel.open(StandardProtocolFamily.UNIX));

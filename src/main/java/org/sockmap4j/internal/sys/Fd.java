@@ -65,6 +65,24 @@ public final class Fd implements AutoCloseable {
         return new Fd(fd, what);
     }
 
+    /**
+     * What kind of BPF object an fd refers to, from {@code /proc/self/fd/N} ({@code bpf-map},
+     * {@code bpf-prog}, {@code bpf_link}), or null if it is none of them.
+     */
+    public static String bpfKind(int fd) {
+        try {
+            String t = java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/" + fd)).toString();
+            return switch (t) {
+                case "anon_inode:bpf-map" -> "map";
+                case "anon_inode:bpf-prog" -> "program";
+                case "anon_inode:bpf_link" -> "link";
+                default -> null;
+            };
+        } catch (java.io.IOException e) {
+            return null;
+        }
+    }
+
     /** The number, or throws {@link IllegalStateException} if closed. */
     public int get() {
         int n = state.fd.get();

@@ -80,20 +80,20 @@ public final class ChannelFds {
             }
         }
         Expect e = expect(channel);
-        List<int[]> found = new ArrayList<>(); // {fd, inode}
+        List<long[]> found = new ArrayList<>(); // {fd, inode}
         for (int fd : socketFds()) {
             long inode = inode(fd);
             if (inode < 0 || !e.matches(fd)) {
                 continue;
             }
-            found.add(new int[] {fd, (int) inode});
+            found.add(new long[] {fd, inode});
             if (e.unique) {
                 break;
             }
         }
-        long distinct = found.stream().mapToInt(f -> f[1]).distinct().count();
+        long distinct = found.stream().mapToLong(f -> f[1]).distinct().count();
         if (distinct == 1) {
-            return found.get(0)[0];
+            return (int) found.get(0)[0];
         }
         if (distinct == 0) {
             throw new IllegalArgumentException("cannot find the socket fd of " + channel
@@ -210,29 +210,35 @@ public final class ChannelFds {
         }
     }
 
-    /** Flips a restorable option through the channel and returns the one fd that saw it. */
-    private static int disambiguate(Channel ch, Expect e, List<int[]> found) {
+    /**
+     * Flips a restorable option through the channel and returns the fd whose value changed with
+     * it: every candidate is read before and after, so candidates that already had the new value
+     * do not confuse the choice.
+     */
+    private static int disambiguate(Channel ch, Expect e, List<long[]> found) {
         synchronized (MARKER_LOCK) {
             try {
                 NetworkChannel nc = (NetworkChannel) ch;
                 if (!e.unix && nc.supportedOptions().contains(StandardSocketOptions.SO_REUSEADDR)) {
                     boolean before = nc.getOption(StandardSocketOptions.SO_REUSEADDR);
+                    long[] old = read(found, fd -> SockOpt.getInt(fd, Libc.SO_REUSEADDR));
                     nc.setOption(StandardSocketOptions.SO_REUSEADDR, !before);
                     try {
-                        return pick(ch, found, fd -> SockOpt.getInt(fd, Libc.SO_REUSEADDR) == (before ? 0 : 1));
+                        return pick(ch, found, old, fd -> SockOpt.getInt(fd, Libc.SO_REUSEADDR));
                     } finally {
                         nc.setOption(StandardSocketOptions.SO_REUSEADDR, before);
                     }
                 }
                 if (e.unix && nc.supportedOptions().contains(StandardSocketOptions.SO_LINGER)) {
                     int before = nc.getOption(StandardSocketOptions.SO_LINGER);
-                    int mark = before == 7 ? 11 : 7;
+                    long[] old = read(found, ChannelFds::lingerValue);
+                    int mark = 7;
+                    while (contains(old, mark) || mark == before) {
+                        mark++;
+                    }
                     nc.setOption(StandardSocketOptions.SO_LINGER, mark);
                     try {
-                        return pick(ch, found, fd -> {
-                            int[] l = SockOpt.linger(fd);
-                            return l != null && l[0] != 0 && l[1] == mark;
-                        });
+                        return pick(ch, found, old, ChannelFds::lingerValue);
                     } finally {
                         nc.setOption(StandardSocketOptions.SO_LINGER, before);
                     }
@@ -244,17 +250,41 @@ public final class ChannelFds {
         throw new IllegalArgumentException("several sockets match " + ch + " and none can be told apart");
     }
 
-    private static int pick(Channel ch, List<int[]> found, java.util.function.IntPredicate marked) {
-        int inode = -1;
+    /** SO_LINGER as one number: -1 when off, else the seconds. */
+    private static long lingerValue(int fd) {
+        int[] l = SockOpt.linger(fd);
+        return l == null ? Long.MIN_VALUE : l[0] == 0 ? -1 : l[1];
+    }
+
+    private static boolean contains(long[] values, long v) {
+        for (long x : values) {
+            if (x == v) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static long[] read(List<long[]> found, java.util.function.IntToLongFunction option) {
+        long[] out = new long[found.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = option.applyAsLong((int) found.get(i)[0]);
+        }
+        return out;
+    }
+
+    private static int pick(Channel ch, List<long[]> found, long[] before, java.util.function.IntToLongFunction option) {
+        long inode = -1;
         int fd = -1;
-        for (int[] f : found) {
-            if (marked.test(f[0])) {
-                if (inode >= 0 && inode != f[1]) {
+        for (int i = 0; i < found.size(); i++) {
+            long[] f = found.get(i);
+            if (option.applyAsLong((int) f[0]) != before[i]) {
+                if (fd >= 0 && inode != f[1]) {
                     throw new IllegalArgumentException("several sockets match " + ch + " (concurrent option change?)");
                 }
                 inode = f[1];
                 if (fd < 0) {
-                    fd = f[0];
+                    fd = (int) f[0];
                 }
             }
         }

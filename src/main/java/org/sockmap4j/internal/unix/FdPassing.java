@@ -48,6 +48,9 @@ public final class FdPassing {
     private static final long CMSG_DATA = CMSGHDR.byteSize();
     private static final long CMSG_LEN_INT = CMSG_DATA + 4;
     private static final long CMSG_SPACE_INT = CMSG_DATA + 8;
+    /** Room for up to 16 fds on receive, so extra fds a peer sends can be closed, not leaked. */
+    private static final int MAX_FDS = 16;
+    private static final long CMSG_SPACE_RECV = CMSG_DATA + 4L * MAX_FDS;
     private static final int MSG_CTRUNC = 0x8;
 
     private record Msg(MemorySegment hdr, MemorySegment iov, MemorySegment data, MemorySegment control) {}
@@ -56,7 +59,7 @@ public final class FdPassing {
         MemorySegment m = Scratch.get().misc;
         m.asSlice(1024, 256).fill((byte) 0);
         Msg msg = new Msg(m.asSlice(1024, MSGHDR.byteSize()), m.asSlice(1088, IOVEC.byteSize()),
-                m.asSlice(1112, 8), m.asSlice(1128, CMSG_SPACE_INT));
+                m.asSlice(1112, 8), m.asSlice(1128, CMSG_SPACE_RECV));
         IOV_BASE.set(msg.iov, 0L, msg.data);
         IOV_LEN.set(msg.iov, 0L, 1L);
         MSG_IOV.set(msg.hdr, 0L, msg.iov);
@@ -84,21 +87,32 @@ public final class FdPassing {
      */
     public static long receive(int via) {
         Msg msg = prepare();
+        msg.control.fill((byte) 0);
+        MSG_CONTROLLEN.set(msg.hdr, 0L, CMSG_SPACE_RECV);
         long n = Libc.recvmsg(via, msg.hdr, Libc.MSG_CMSG_CLOEXEC);
         if (n < 0) {
             return n;
         }
-        if (n == 0) {
-            return -104;
-        }
         long clen = (long) MSG_CONTROLLEN.get(msg.hdr, 0L);
         int flags = (int) MSG_FLAGS.get(msg.hdr, 0L);
-        if (clen < CMSG_LEN_INT || (flags & MSG_CTRUNC) != 0
-                || (int) CMSG_LEVEL.get(msg.control, 0L) != Libc.SOL_SOCKET
-                || (int) CMSG_TYPE.get(msg.control, 0L) != Libc.SCM_RIGHTS) {
+        boolean rights = clen >= CMSG_LEN_INT && (int) CMSG_LEVEL.get(msg.control, 0L) == Libc.SOL_SOCKET
+                && (int) CMSG_TYPE.get(msg.control, 0L) == Libc.SCM_RIGHTS;
+        // every fd the kernel installed is ours to close, whatever else is wrong with the message
+        int count = rights ? (int) Math.min(MAX_FDS, ((long) CMSG_LEN.get(msg.control, 0L) - CMSG_DATA) / 4) : 0;
+        int first = count > 0 ? msg.control.get(JAVA_INT, CMSG_DATA) : -1;
+        for (int i = 1; i < count; i++) {
+            Libc.close(msg.control.get(JAVA_INT, CMSG_DATA + 4L * i));
+        }
+        if (n == 0 && count == 0) {
+            return -104;
+        }
+        if (count == 0 || (flags & MSG_CTRUNC) != 0) {
+            if (first >= 0) {
+                Libc.close(first);
+            }
             return -74;
         }
-        return msg.control.get(JAVA_INT, CMSG_DATA);
+        return first;
     }
 
     /** {@code pidfd_open(pid, 0)}: Linux 5.3+. */
