@@ -36,7 +36,7 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  */
 public final class BpfObject implements AutoCloseable {
     /** Names of the objects bundled in this jar (compiled from the repository's bpf/*.bpf.c). */
-    public static final List<String> BUNDLED = List.of("bypass", "egress_policy", "ingress_policy", "redirect");
+    public static final List<String> BUNDLED = List.of("bypass", "egress_policy", "ingress_policy", "redirect", "sockmap_iter");
 
     private final String name;
     private final Arena arena;
@@ -253,6 +253,11 @@ public final class BpfObject implements AutoCloseable {
     /** The SOCK_OPS program {@code name}; fails clearly if it is of another type. */
     public SockOpsProgram sockOps(String prog) {
         return new SockOpsProgram(programFd(prog, ProgramType.SOCK_OPS), prog);
+    }
+
+    /** The sockmap iterator program {@code name} ({@code SEC("iter/sockmap")}). */
+    public SockMapIterProgram sockMapIter(String prog) {
+        return new SockMapIterProgram(programFd(prog, ProgramType.TRACING), prog);
     }
 
     private Fd mapFd(String mapName, MapType expected, int keySize) {

@@ -14,7 +14,7 @@ import org.sockmap4j.internal.sys.ObjInfo;
  * it, so a wrong attachment does not compile. Owns one program fd; closing it does not detach
  * attachments already made (they hold their own references).
  */
-public abstract sealed class Program implements AutoCloseable permits SkMsgProgram, SkSkbProgram, SockOpsProgram {
+public abstract sealed class Program implements AutoCloseable permits SkMsgProgram, SkSkbProgram, SockOpsProgram, SockMapIterProgram {
     final Fd fd;
     final String name;
 

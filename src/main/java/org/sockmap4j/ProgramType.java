@@ -8,6 +8,8 @@ public enum ProgramType {
     SK_SKB(14),
     /** {@code BPF_PROG_TYPE_SK_MSG}: sent data of sockets in a socket map; Linux 4.17+. */
     SK_MSG(16),
+    /** {@code BPF_PROG_TYPE_TRACING}, here as a BPF iterator ({@code iter/sockmap}, Linux 5.10+). */
+    TRACING(26),
     /** Any other type. */
     OTHER(-1);
 

@@ -211,6 +211,31 @@ public final class Bpf {
         return bpf(s, LinuxBpf.BPF_LINK_UPDATE());
     }
 
+    /**
+     * BPF_LINK_CREATE of a BPF iterator (BPF_TRACE_ITER) over the map {@code mapFd}
+     * ({@code union bpf_iter_link_info.map.map_fd}); returns the link fd or -errno.
+     */
+    public static long iterLinkCreate(int progFd, int mapFd) {
+        Scratch s = Scratch.get();
+        MemorySegment a = s.attr();
+        MemorySegment info = s.misc.asSlice(2048, 16);
+        info.fill((byte) 0);
+        info.set(JAVA_INT, 0, mapFd);
+        a.set(JAVA_INT, LC + bpf_attr.link_create.prog_fd$offset(), progFd);
+        a.set(JAVA_INT, LC + bpf_attr.link_create.attach_type$offset(), LinuxBpf.BPF_TRACE_ITER());
+        a.set(JAVA_LONG, LC + bpf_attr.link_create.iter_info$offset(), info.address());
+        a.set(JAVA_INT, LC + bpf_attr.link_create.iter_info_len$offset(), 4);
+        return bpf(s, LinuxBpf.BPF_LINK_CREATE());
+    }
+
+    /** BPF_ITER_CREATE: a readable fd that runs the iterator link {@code linkFd}. */
+    public static long iterCreate(int linkFd) {
+        Scratch s = Scratch.get();
+        MemorySegment a = s.attr();
+        a.set(JAVA_INT, bpf_attr.iter_create$offset() + bpf_attr.iter_create.link_fd$offset(), linkFd);
+        return bpf(s, LinuxBpf.BPF_ITER_CREATE());
+    }
+
     /** BPF_LINK_DETACH: forcibly detaches a link while its fd stays open. */
     public static long linkDetach(int linkFd) {
         Scratch s = Scratch.get();

@@ -64,6 +64,8 @@ public final class Libc {
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2), ERRNO);
     private static final MethodHandle SOCKET = handle("socket",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), ERRNO);
+    private static final MethodHandle READ = handle("read",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), ERRNO);
     private static final MethodHandle SOCKETPAIR = handle("socketpair",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), ERRNO);
     private static final MethodHandle SENDMSG = handle("sendmsg",
@@ -152,6 +154,17 @@ public final class Libc {
         MemorySegment c = Scratch.get().capture;
         try {
             return ret(c, (int) SOCKET.invokeExact(c, domain, type, protocol));
+        } catch (Throwable t) {
+            throw broken(t);
+        }
+    }
+
+    /** read(fd, buf, buf.byteSize()): bytes read or -errno. */
+    public static long read(int fd, MemorySegment buf) {
+        MemorySegment c = Scratch.get().capture;
+        try {
+            long r = (long) READ.invokeExact(c, fd, buf, buf.byteSize());
+            return r < 0 ? -Syscall.errno(c) : r;
         } catch (Throwable t) {
             throw broken(t);
         }
