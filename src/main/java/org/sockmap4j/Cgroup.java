@@ -82,6 +82,38 @@ public final class Cgroup implements AutoCloseable {
         addProcess(ProcessHandle.current().pid());
     }
 
+    /**
+     * Moves one thread into this cgroup (writes {@code cgroup.threads}). cgroup v2 moves single
+     * threads only within a threaded subtree: this directory must be threaded
+     * ({@code cgroup.type} is {@code threaded}, see {@link #makeThreaded()}) and the thread's process
+     * must already be in the subtree's domain. Sockets a thread creates belong to the cgroup the
+     * thread is in at that moment, so moving one thread scopes SOCK_OPS programs to its sockets.
+     */
+    public void addThread(long tid) {
+        fd.get();
+        try {
+            Files.writeString(path.resolve("cgroup.threads"), Long.toString(tid));
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot move thread " + tid + " into " + path + " (is it a threaded "
+                    + "cgroup whose domain holds the thread's process?): " + e.getMessage(), e);
+        }
+    }
+
+    /** Moves the calling thread into this cgroup; see {@link #addThread(long)}. */
+    public void addCurrentThread() {
+        addThread(Threads.gettid());
+    }
+
+    /** Turns this cgroup into a threaded one (writes {@code threaded} to {@code cgroup.type}). */
+    public void makeThreaded() {
+        fd.get();
+        try {
+            Files.writeString(path.resolve("cgroup.type"), "threaded");
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot make " + path + " threaded: " + e.getMessage(), e);
+        }
+    }
+
     /** Ids of the programs attached at {@code type} ({@code BPF_PROG_QUERY}). */
     public List<Integer> attachedPrograms(AttachType type) {
         return Queries.progIds(fd.get(), type, toString());
