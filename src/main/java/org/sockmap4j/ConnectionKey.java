@@ -20,6 +20,7 @@ import org.sockmap4j.internal.unix.SockAddr;
  * {@code bpf_sock_ops} and {@code sk_msg_md} (Linux 4.14+/4.17+), used as a {@link SockHash}
  * key. The family is the socket's own: a JDK socket is usually AF_INET6 even when it talks IPv4
  * (its addresses are then v4-mapped, {@code ::ffff:a.b.c.d}), and BPF programs see it that way.
+ * Immutable; the encoded form is computed once, so map operations with a key allocate nothing.
  *
  * <p>Key layout (44 bytes, shared with {@code bpf/sockmap4j.h}):
  * <pre>
@@ -29,12 +30,8 @@ import org.sockmap4j.internal.unix.SockAddr;
  * 36  __u32 remote_port   network order, exactly as bpf_sock_ops.remote_port
  * 40  __u32 local_port    host order, exactly as bpf_sock_ops.local_port
  * </pre>
- *
- * @param family {@link Libc#AF_INET} (2) or AF_INET6 (10)
- * @param local the socket's own address and port
- * @param remote the peer's address and port
  */
-public record ConnectionKey(int family, InetSocketAddress local, InetSocketAddress remote) {
+public final class ConnectionKey {
     /** AF_INET. */
     public static final int AF_INET = 2;
     /** AF_INET6. */
@@ -44,7 +41,17 @@ public record ConnectionKey(int family, InetSocketAddress local, InetSocketAddre
 
     private static final KeyCodec<ConnectionKey> CODEC = new Codec();
 
-    public ConnectionKey {
+    private final int family;
+    private final InetSocketAddress local;
+    private final InetSocketAddress remote;
+    private final byte[] encoded;
+
+    /**
+     * @param family {@link #AF_INET} (2) or {@link #AF_INET6} (10)
+     * @param local the socket's own address and port
+     * @param remote the peer's address and port
+     */
+    public ConnectionKey(int family, InetSocketAddress local, InetSocketAddress remote) {
         if (family != AF_INET && family != AF_INET6) {
             throw new IllegalArgumentException("family must be AF_INET (2) or AF_INET6 (10), got " + family);
         }
@@ -55,6 +62,44 @@ public record ConnectionKey(int family, InetSocketAddress local, InetSocketAddre
         }
         if (family == AF_INET && (local.getAddress() instanceof Inet6Address || remote.getAddress() instanceof Inet6Address)) {
             throw new IllegalArgumentException("an AF_INET key needs IPv4 addresses: " + local + ", " + remote);
+        }
+        this.family = family;
+        this.local = local;
+        this.remote = remote;
+        this.encoded = encode(family, local, remote);
+    }
+
+    /** AF_INET (2) or AF_INET6 (10). */
+    public int family() {
+        return family;
+    }
+
+    /** The socket's own address and port. */
+    public InetSocketAddress local() {
+        return local;
+    }
+
+    /** The peer's address and port. */
+    public InetSocketAddress remote() {
+        return remote;
+    }
+
+    private static byte[] encode(int family, InetSocketAddress local, InetSocketAddress remote) {
+        ByteBuffer b = ByteBuffer.allocate(SIZE).order(ByteOrder.nativeOrder());
+        b.putInt(0, family);
+        putIp(b, 4, family, remote.getAddress());
+        putIp(b, 20, family, local.getAddress());
+        b.order(ByteOrder.BIG_ENDIAN).putInt(36, remote.getPort()).order(ByteOrder.nativeOrder());
+        b.putInt(40, local.getPort());
+        return b.array();
+    }
+
+    private static void putIp(ByteBuffer dst, int at, int family, InetAddress a) {
+        byte[] b = a.getAddress();
+        if (family == AF_INET6 && b.length == 4) { // v4-mapped
+            dst.put(at + 10, (byte) 0xff).put(at + 11, (byte) 0xff).put(at + 12, b);
+        } else {
+            dst.put(at, b);
         }
     }
 
@@ -103,23 +148,14 @@ public record ConnectionKey(int family, InetSocketAddress local, InetSocketAddre
 
         @Override
         public void encode(ConnectionKey k, ByteBuffer dst) {
-            for (int i = 0; i < SIZE; i++) {
-                dst.put(i, (byte) 0);
-            }
-            dst.putInt(0, k.family);
-            putIp(dst, 4, k.family, k.remote.getAddress());
-            putIp(dst, 20, k.family, k.local.getAddress());
-            ByteOrder order = dst.order();
-            dst.order(ByteOrder.BIG_ENDIAN).putInt(36, k.remote.getPort()).order(order);
-            dst.putInt(40, k.local.getPort());
-        }
-
-        private static void putIp(ByteBuffer dst, int at, int family, InetAddress a) {
-            byte[] b = a.getAddress();
-            if (family == AF_INET6 && b.length == 4) { // v4-mapped
-                dst.put(at + 10, (byte) 0xff).put(at + 11, (byte) 0xff).put(at + 12, b);
+            if (dst.order() == ByteOrder.nativeOrder()) {
+                dst.put(0, k.encoded);
             } else {
-                dst.put(at, b);
+                ByteBuffer b = ByteBuffer.wrap(k.encoded).order(ByteOrder.nativeOrder());
+                dst.putInt(0, b.getInt(0)).put(4, k.encoded, 4, 32);
+                ByteOrder order = dst.order();
+                dst.order(ByteOrder.BIG_ENDIAN).putInt(36, k.remote.getPort()).order(order);
+                dst.putInt(40, b.getInt(40));
             }
         }
 
@@ -166,27 +202,11 @@ public record ConnectionKey(int family, InetSocketAddress local, InetSocketAddre
      */
     @Override
     public boolean equals(Object o) {
-        return o instanceof ConnectionKey k && k.family == family && k.local.getPort() == local.getPort()
-                && k.remote.getPort() == remote.getPort() && Arrays.equals(bytes(k.local), bytes(local))
-                && Arrays.equals(bytes(k.remote), bytes(remote));
-    }
-
-    /** The address as encoded: 4 bytes for AF_INET, 16 (v4-mapped if need be) for AF_INET6. */
-    private byte[] bytes(InetSocketAddress a) {
-        byte[] b = a.getAddress().getAddress();
-        if (family == AF_INET6 && b.length == 4) {
-            byte[] m = new byte[16];
-            m[10] = (byte) 0xff;
-            m[11] = (byte) 0xff;
-            System.arraycopy(b, 0, m, 12, 4);
-            return m;
-        }
-        return b;
+        return o instanceof ConnectionKey k && Arrays.equals(k.encoded, encoded);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(family, local.getPort(), remote.getPort(), Arrays.hashCode(bytes(local)),
-                Arrays.hashCode(bytes(remote)));
+        return Arrays.hashCode(encoded);
     }
 }
