@@ -18,10 +18,10 @@ public final class Attachment implements AutoCloseable {
     private final Fd link;
     private final Fd target;
     private final Fd prog;
-    private final String what;
+    private final Program.What what;
     private final AttachType type;
 
-    private Attachment(Fd link, Fd target, Fd prog, String what, AttachType type) {
+    private Attachment(Fd link, Fd target, Fd prog, Program.What what, AttachType type) {
         this.link = link;
         this.target = target;
         this.prog = prog;
@@ -29,11 +29,11 @@ public final class Attachment implements AutoCloseable {
         this.type = type;
     }
 
-    static Attachment link(Fd link, String what, AttachType type) {
+    static Attachment link(Fd link, Program.What what, AttachType type) {
         return new Attachment(link, null, null, what, type);
     }
 
-    static Attachment progAttach(Fd target, Fd prog, String what, AttachType type) {
+    static Attachment progAttach(Fd target, Fd prog, Program.What what, AttachType type) {
         return new Attachment(null, target, prog, what, type);
     }
 
@@ -55,7 +55,7 @@ public final class Attachment implements AutoCloseable {
         int[] err = new int[1];
         ObjInfo.Link l = ObjInfo.link(link.get(), err);
         if (l == null) {
-            throw Errors.of("BPF_OBJ_GET_INFO_BY_FD", what, err[0], Errors.Op.INFO);
+            throw Errors.of("BPF_OBJ_GET_INFO_BY_FD", what.toString(), err[0], Errors.Op.INFO);
         }
         return l.id();
     }
@@ -129,7 +129,7 @@ public final class Attachment implements AutoCloseable {
         try {
             long r = Bpf.progDetach(target.get(), prog.get(), type.value());
             if (r < 0 && r != -Errno.ENOENT.code()) {
-                throw Errors.of("BPF_PROG_DETACH", what, (int) -r, Errors.Op.ATTACH);
+                throw Errors.of("BPF_PROG_DETACH", what.toString(), (int) -r, Errors.Op.ATTACH);
             }
         } finally {
             prog.close();

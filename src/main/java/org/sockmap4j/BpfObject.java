@@ -85,6 +85,7 @@ public final class BpfObject implements AutoCloseable {
         Objects.requireNonNull(elf, "elf");
         requireLibbpf("bpf_object__open_mem");
         Arena arena = Arena.ofShared();
+        // shared: the object may be closed from another thread than the one that opened it
         try {
             MemorySegment buf = arena.allocate(Math.max(1, elf.length), 8);
             MemorySegment.copy(elf, 0, buf, JAVA_BYTE, 0, elf.length);

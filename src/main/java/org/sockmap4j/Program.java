@@ -66,8 +66,15 @@ public abstract sealed class Program implements AutoCloseable permits SkMsgProgr
         fd.close();
     }
 
+    private String description;
+
     final String describe() {
-        return type().name().toLowerCase() + " program '" + name + "'";
+        String d = description;
+        if (d == null) {
+            d = type().name().toLowerCase() + " program '" + name + "'";
+            description = d;
+        }
+        return d;
     }
 
     @Override
@@ -106,25 +113,33 @@ public abstract sealed class Program implements AutoCloseable permits SkMsgProgr
     }
 
     /** Attaches to {@code target} at {@code type}; see {@link AttachMode}. */
+    /** Describes an attachment lazily (no string work on the success path). */
+    record What(String program, String target, AttachType type) {
+        @Override
+        public String toString() {
+            return program + " -> " + target + " (" + type + ")";
+        }
+    }
+
     final Attachment attach(Fd target, String targetDesc, AttachType type, AttachMode mode, int progAttachFlags) {
         int prog = fd.get();
         int tgt = target.get();
-        String what = describe() + " -> " + targetDesc + " (" + type + ")";
+        What what = new What(describe(), targetDesc, type);
         if (mode != AttachMode.PROG_ATTACH) {
             long r = Bpf.linkCreate(prog, tgt, type.value(), 0);
             if (r >= 0) {
-                return Attachment.link(Fd.own((int) r, "link " + what), what, type);
+                return Attachment.link(Fd.own((int) r, what), what, type);
             }
             int e = (int) -r;
             boolean noSuchLink = e == Errno.EINVAL.code() || e == Errno.EOPNOTSUPP.code()
                     || e == Errno.ENOTSUPP.code() || e == Errno.EPROTOTYPE.code();
             if (mode == AttachMode.LINK || !noSuchLink) {
-                throw Errors.of("BPF_LINK_CREATE", what, e, Errors.Op.ATTACH);
+                throw Errors.of("BPF_LINK_CREATE", what.toString(), e, Errors.Op.ATTACH);
             }
         }
         long r = Bpf.progAttach(tgt, prog, type.value(), progAttachFlags, 0);
         if (r < 0) {
-            throw Errors.of("BPF_PROG_ATTACH", what, (int) -r, Errors.Op.ATTACH);
+            throw Errors.of("BPF_PROG_ATTACH", what.toString(), (int) -r, Errors.Op.ATTACH);
         }
         return Attachment.progAttach(dup(target), dup(fd), what, type);
     }

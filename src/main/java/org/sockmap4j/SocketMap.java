@@ -332,8 +332,15 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
         fd.close();
     }
 
+    private String description;
+
     final String describe() {
-        return name.isEmpty() ? kind : kind + " '" + name + "'";
+        String d = description;
+        if (d == null) {
+            d = name.isEmpty() ? kind : kind + " '" + name + "'";
+            description = d;
+        }
+        return d;
     }
 
     @Override

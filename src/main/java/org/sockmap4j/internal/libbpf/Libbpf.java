@@ -77,6 +77,9 @@ public final class Libbpf {
 
     /** libbpf's print callback: formats with vsnprintf and captures or logs the line. */
     private static int print(int level, MemorySegment fmt, MemorySegment args) {
+        if (level > LibBpf.LIBBPF_INFO()) {
+            return 0; // DEBUG lines are neither captured nor logged: don't format them
+        }
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buf = arena.allocate(4096);
             int n = (int) VSNPRINTF.invokeExact(buf, 4096L, fmt.reinterpret(Long.MAX_VALUE), args);

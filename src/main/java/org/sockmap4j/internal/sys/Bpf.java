@@ -27,8 +27,27 @@ public final class Bpf {
 
     public static final int MAP_NAME_LEN = (int) bpf_attr.map_name$layout().byteSize();
 
+    /**
+     * The element commands' attr ends with {@code flags}; like libbpf, pass only that much, so
+     * the kernel copies (and this code zeroes) 32 bytes instead of the whole union.
+     */
+    private static final long ELEM_SIZE = bpf_attr.flags$offset() + 8;
+
     private static long bpf(Scratch s, int cmd) {
         return Syscall.call(s.capture, Syscall.NR_BPF, cmd, s.attr, ATTR_SIZE);
+    }
+
+    private static long bpfElem(Scratch s, int cmd) {
+        return Syscall.call(s.capture, Syscall.NR_BPF, cmd, s.attr, ELEM_SIZE);
+    }
+
+    private static MemorySegment elemAttr(Scratch s) {
+        MemorySegment a = s.attr;
+        a.set(JAVA_LONG, 0, 0L);
+        a.set(JAVA_LONG, 8, 0L);
+        a.set(JAVA_LONG, 16, 0L);
+        a.set(JAVA_LONG, 24, 0L);
+        return a;
     }
 
     /** BPF_MAP_CREATE. {@code name} is ASCII, already truncated/validated; may be empty. */
@@ -49,21 +68,21 @@ public final class Bpf {
 
     /** BPF_MAP_UPDATE_ELEM with key and value already in {@code s.key} / {@code s.value}. */
     public static long mapUpdate(Scratch s, int mapFd, long flags) {
-        MemorySegment a = s.attr();
+        MemorySegment a = elemAttr(s);
         bpf_attr.map_fd(a, mapFd);
         bpf_attr.key(a, s.key.address());
         bpf_attr.value(a, s.value.address());
         bpf_attr.flags(a, flags);
-        return bpf(s, LinuxBpf.BPF_MAP_UPDATE_ELEM());
+        return bpfElem(s, LinuxBpf.BPF_MAP_UPDATE_ELEM());
     }
 
     /** BPF_MAP_LOOKUP_ELEM: key in {@code s.key}, value written to {@code s.value}. */
     public static long mapLookup(Scratch s, int mapFd) {
-        MemorySegment a = s.attr();
+        MemorySegment a = elemAttr(s);
         bpf_attr.map_fd(a, mapFd);
         bpf_attr.key(a, s.key.address());
         bpf_attr.value(a, s.value.address());
-        return bpf(s, LinuxBpf.BPF_MAP_LOOKUP_ELEM());
+        return bpfElem(s, LinuxBpf.BPF_MAP_LOOKUP_ELEM());
     }
 
     /** BPF_MAP_LOOKUP_ELEM with map_fd, key and value already set in {@code s.attr}. */
@@ -73,10 +92,10 @@ public final class Bpf {
 
     /** BPF_MAP_DELETE_ELEM: key in {@code s.key}. */
     public static long mapDelete(Scratch s, int mapFd) {
-        MemorySegment a = s.attr();
+        MemorySegment a = elemAttr(s);
         bpf_attr.map_fd(a, mapFd);
         bpf_attr.key(a, s.key.address());
-        return bpf(s, LinuxBpf.BPF_MAP_DELETE_ELEM());
+        return bpfElem(s, LinuxBpf.BPF_MAP_DELETE_ELEM());
     }
 
     /**
@@ -84,11 +103,11 @@ public final class Bpf {
      * written to {@code s.nextKey}.
      */
     public static long mapGetNextKey(Scratch s, int mapFd, boolean first) {
-        MemorySegment a = s.attr();
+        MemorySegment a = elemAttr(s);
         bpf_attr.map_fd(a, mapFd);
         bpf_attr.key(a, first ? 0L : s.key.address());
         bpf_attr.next_key(a, s.nextKey.address());
-        return bpf(s, LinuxBpf.BPF_MAP_GET_NEXT_KEY());
+        return bpfElem(s, LinuxBpf.BPF_MAP_GET_NEXT_KEY());
     }
 
     /**

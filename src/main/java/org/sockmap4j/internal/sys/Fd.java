@@ -18,9 +18,9 @@ public final class Fd implements AutoCloseable {
     /** The fd number, or -1 once closed; shared with the cleaner action. */
     private static final class State implements Runnable {
         final AtomicInteger fd;
-        final String what;
+        final Object what; // its toString() describes the fd; computed only when needed
 
-        State(int fd, String what) {
+        State(int fd, Object what) {
             this.fd = new AtomicInteger(fd);
             this.what = what;
         }
@@ -40,7 +40,7 @@ public final class Fd implements AutoCloseable {
     private final State state;
     private final Cleaner.Cleanable cleanable;
 
-    private Fd(int fd, String what) {
+    private Fd(int fd, Object what) {
         this.state = new State(fd, what);
         this.cleanable = CLEANER.register(this, state);
     }
@@ -48,9 +48,11 @@ public final class Fd implements AutoCloseable {
     /**
      * Takes ownership of {@code fd}, which must be a fresh, open descriptor.
      *
-     * @param what a short description for leak reports, e.g. {@code "sockhash 'proxy'"}
+     * @param what a short description for leak reports, e.g. {@code "sockhash 'proxy'"}; any
+     *     object whose {@code toString()} gives it, called only when a message needs it. It must
+     *     not refer to the fd's owner (that would keep the owner reachable).
      */
-    public static Fd own(int fd, String what) {
+    public static Fd own(int fd, Object what) {
         if (fd < 0) {
             throw new IllegalArgumentException("negative fd " + fd);
         }
@@ -98,7 +100,7 @@ public final class Fd implements AutoCloseable {
 
     /** What this fd is, as given to {@link #own}. */
     public String what() {
-        return state.what;
+        return String.valueOf(state.what);
     }
 
     @Override

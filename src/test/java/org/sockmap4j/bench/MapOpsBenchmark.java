@@ -1,0 +1,114 @@
+package org.sockmap4j.bench;
+
+import java.io.IOException;
+import java.util.concurrent.TimeUnit;
+
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.sockmap4j.UpdateFlag;
+
+/**
+ * put, replace, remove and cookie lookup of one TCP socket, on a SOCKMAP, a u32 SOCKHASH and a
+ * 4-tuple SOCKHASH. put and remove need the key empty (full) before each call: that set-up runs
+ * per invocation, untimed, and the C baseline does the same.
+ */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+public class MapOpsBenchmark {
+    /** The key is empty before each timed put. */
+    @State(Scope.Thread)
+    public static class Empty {
+        @Param({Fixture.SOCKMAP, Fixture.SOCKHASH_U32, Fixture.SOCKHASH_TUPLE})
+        public String map;
+        Fixture f;
+
+        @Setup(Level.Trial)
+        public void open() throws IOException {
+            f = new Fixture(map);
+        }
+
+        @Setup(Level.Invocation)
+        public void empty() {
+            try {
+                f.remove();
+            } catch (RuntimeException notThere) {
+                // first invocation: already empty
+            }
+        }
+
+        @TearDown(Level.Trial)
+        public void close() throws IOException {
+            f.close();
+        }
+    }
+
+    /** The key holds the socket before each timed remove. */
+    @State(Scope.Thread)
+    public static class Full {
+        @Param({Fixture.SOCKMAP, Fixture.SOCKHASH_U32, Fixture.SOCKHASH_TUPLE})
+        public String map;
+        Fixture f;
+
+        @Setup(Level.Trial)
+        public void open() throws IOException {
+            f = new Fixture(map);
+        }
+
+        @Setup(Level.Invocation)
+        public void fill() {
+            f.put(UpdateFlag.ANY);
+        }
+
+        @TearDown(Level.Trial)
+        public void close() throws IOException {
+            f.close();
+        }
+    }
+
+    /** The key holds the socket for the whole trial. */
+    @State(Scope.Thread)
+    public static class Steady {
+        @Param({Fixture.SOCKMAP, Fixture.SOCKHASH_U32, Fixture.SOCKHASH_TUPLE})
+        public String map;
+        Fixture f;
+
+        @Setup(Level.Trial)
+        public void open() throws IOException {
+            f = new Fixture(map);
+            f.put(UpdateFlag.ANY);
+        }
+
+        @TearDown(Level.Trial)
+        public void close() throws IOException {
+            f.close();
+        }
+    }
+
+    @Benchmark
+    public void put(Empty s) {
+        s.f.put(UpdateFlag.NOEXIST);
+    }
+
+    @Benchmark
+    public void remove(Full s) {
+        s.f.remove();
+    }
+
+    @Benchmark
+    public void replace(Steady s) {
+        s.f.put(UpdateFlag.EXIST);
+    }
+
+    @Benchmark
+    public long lookup(Steady s) {
+        return s.f.cookie();
+    }
+}
