@@ -119,6 +119,9 @@ public final class LpmTrie implements AutoCloseable {
             String t = s.strip();
             int slash = t.indexOf('/');
             String addr = slash < 0 ? t : t.substring(0, slash);
+            if (addr.indexOf(':') < 0 && !addr.matches("\\d{1,3}(\\.\\d{1,3}){3}")) {
+                throw new IllegalArgumentException("an IPv4 address needs four dotted numbers in CIDR '" + s + "'");
+            }
             InetAddress a;
             try {
                 a = InetAddress.ofLiteral(addr);

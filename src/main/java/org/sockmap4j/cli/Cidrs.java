@@ -10,9 +10,14 @@ final class Cidrs {
     static void check(String cidr) {
         String t = cidr.strip();
         int slash = t.indexOf('/');
+        String addr = slash < 0 ? t : t.substring(0, slash);
+        if (addr.indexOf(':') < 0 && !addr.matches("\\d{1,3}(\\.\\d{1,3}){3}")) {
+            throw new Errors.UserError("bad CIDR '" + cidr + "': not an IP address (IPv4 needs four dotted "
+                    + "numbers, e.g. 192.0.2.0/24)");
+        }
         InetAddress a;
         try {
-            a = InetAddress.ofLiteral(slash < 0 ? t : t.substring(0, slash));
+            a = InetAddress.ofLiteral(addr);
         } catch (IllegalArgumentException e) {
             throw new Errors.UserError("bad CIDR '" + cidr + "': not an IP address (expected e.g. 192.0.2.0/24 "
                     + "or 2001:db8::/32)");

@@ -96,7 +96,7 @@ final class LatencyBench implements AutoCloseable {
             long limit = TimeUnit.SECONDS.toNanos(seconds + 30);
             while (!client.waitFor(1, TimeUnit.SECONDS)) {
                 if (stop.getCount() == 0) {
-                    throw new Errors.UserError("interrupted");
+                    throw new Interrupted();
                 }
                 long el = (System.nanoTime() - start) / 1_000_000_000L;
                 System.err.printf("%s: %d/%d s%n", label, Math.min(el, seconds), seconds);
@@ -119,6 +119,15 @@ final class LatencyBench implements AutoCloseable {
     /** Runs the bypass for the duration of {@code body}. */
     LocalBypass bypass(Cgroup cg) {
         return LocalBypass.attach(cg);
+    }
+
+    /** A signal stopped the bench; everything is torn down and the tool exits 130. */
+    static final class Interrupted extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        Interrupted() {
+            super("interrupted");
+        }
     }
 
     private String java() {

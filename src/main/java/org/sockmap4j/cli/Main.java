@@ -28,7 +28,12 @@ public final class Main {
 
     private static int onError(Exception e, CommandLine cmd, CommandLine.ParseResult parsed) {
         PrintWriter err = cmd.getErr();
-        err.println("sockmap " + cmd.getCommandName() + ": " + Errors.describe(e));
+        if (e instanceof LatencyBench.Interrupted) {
+            err.println(cmd.getCommandSpec().qualifiedName() + ": interrupted; everything torn down");
+            err.flush();
+            return 130;
+        }
+        err.println(cmd.getCommandSpec().qualifiedName() + ": " + Errors.describe(e));
         if (cmd.getParseResult().hasMatchedOption("--verbose") || Boolean.getBoolean("sockmap.verbose")) {
             e.printStackTrace(err);
         }

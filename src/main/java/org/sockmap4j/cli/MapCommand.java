@@ -40,6 +40,13 @@ final class MapCommand {
             if (!Files.exists(path)) {
                 throw new Errors.UserError("nothing pinned at " + path + " (is bpffs mounted there?)");
             }
+            try {
+                if (Files.isDirectory(path) || !"bpf".equals(Files.getFileStore(path).type())) {
+                    throw new Errors.UserError(path + " is not a BPF pin (pins are files on a bpffs mount)");
+                }
+            } catch (java.io.IOException e) {
+                throw new Errors.UserError("cannot read " + path + ": " + e.getMessage());
+            }
             MapInfo info = SocketMap.infoOfPinned(path);
             StringBuilder out = new StringBuilder();
             if (info.type() == MapType.SOCKMAP) {
@@ -52,7 +59,7 @@ final class MapCommand {
                             k -> k.length == ConnectionKey.SIZE ? decode(k) : null);
                 }
             } else {
-                throw new Errors.UserError(path + " is a " + info.type().name().toLowerCase() + " map (type "
+                throw new Errors.UserError(path + " is a map of type " + info.type().name().toLowerCase() + " ("
                         + info.typeValue() + "), not a sockmap or sockhash");
             }
             System.out.print(out);

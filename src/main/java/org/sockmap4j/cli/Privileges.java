@@ -31,7 +31,7 @@ final class Privileges {
     /** Throws a one-line error when the process lacks the capabilities. */
     static void require(String what) {
         if (!sufficient()) {
-            throw new Errors.UserError(what + " needs root, or CAP_BPF and CAP_NET_ADMIN: run it with sudo");
+            throw new Errors.UserError("needs root, or CAP_BPF and CAP_NET_ADMIN: run it with sudo");
         }
     }
 }

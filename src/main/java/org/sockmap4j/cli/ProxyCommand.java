@@ -53,13 +53,19 @@ final class ProxyCommand implements Callable<Integer> {
                 throw new Errors.UserError("cannot listen on " + listen + ": " + e.getMessage());
             }
             Thread acceptor = Thread.ofVirtual().start(() -> accept(server, to));
-            Runner.runUntilStopped("ready proxy listen=" + server.getLocalAddress() + " upstream=" + to + " mode=copy",
+            Runner.runUntilStopped("ready proxy listen=" + hostPort((InetSocketAddress) server.getLocalAddress())
+                    + " upstream=" + hostPort(to) + " mode=copy",
                     duration, () -> "connections " + connections.get() + "  bytes " + bytes.get());
             server.close();
             acceptor.join(2000);
             System.out.println("stopped connections=" + connections.get() + " bytes=" + bytes.get());
         }
         return 0;
+    }
+
+    private static String hostPort(InetSocketAddress a) {
+        String h = a.getAddress().getHostAddress();
+        return (h.indexOf(':') >= 0 ? "[" + h + "]" : h) + ":" + a.getPort();
     }
 
     private void accept(ServerSocketChannel server, InetSocketAddress to) {

@@ -66,6 +66,14 @@ public final class Libc {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), ERRNO);
     private static final MethodHandle READ = handle("read",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), ERRNO);
+    private static final MethodHandle RECV = handle("recv",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), ERRNO);
+    private static final MethodHandle SEND = handle("send",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), ERRNO);
+    private static final MethodHandle SHUTDOWN = handle("shutdown",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), ERRNO);
+    private static final MethodHandle POLL = handle("poll",
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), ERRNO);
     private static final MethodHandle SOCKETPAIR = handle("socketpair",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), ERRNO);
     private static final MethodHandle SENDMSG = handle("sendmsg",
@@ -165,6 +173,54 @@ public final class Libc {
         try {
             long r = (long) READ.invokeExact(c, fd, buf, buf.byteSize());
             return r < 0 ? -Syscall.errno(c) : r;
+        } catch (Throwable t) {
+            throw broken(t);
+        }
+    }
+
+    public static final int MSG_DONTWAIT = 0x40;
+    public static final int MSG_NOSIGNAL = 0x4000;
+    public static final int SHUT_WR = 1;
+    public static final int SHUT_RDWR = 2;
+    public static final int SO_RCVLOWAT = 18;
+    public static final short POLLOUT = 0x004;
+
+    /** recv(fd, buf, buf.byteSize(), flags): bytes or -errno. */
+    public static long recv(int fd, MemorySegment buf, int flags) {
+        MemorySegment c = Scratch.get().capture;
+        try {
+            long r = (long) RECV.invokeExact(c, fd, buf, buf.byteSize(), flags);
+            return r < 0 ? -Syscall.errno(c) : r;
+        } catch (Throwable t) {
+            throw broken(t);
+        }
+    }
+
+    /** send(fd, buf, buf.byteSize(), flags): bytes or -errno. */
+    public static long send(int fd, MemorySegment buf, int flags) {
+        MemorySegment c = Scratch.get().capture;
+        try {
+            long r = (long) SEND.invokeExact(c, fd, buf, buf.byteSize(), flags);
+            return r < 0 ? -Syscall.errno(c) : r;
+        } catch (Throwable t) {
+            throw broken(t);
+        }
+    }
+
+    public static int shutdown(int fd, int how) {
+        MemorySegment c = Scratch.get().capture;
+        try {
+            return ret(c, (int) SHUTDOWN.invokeExact(c, fd, how));
+        } catch (Throwable t) {
+            throw broken(t);
+        }
+    }
+
+    /** poll on one pollfd {@code {int fd; short events; short revents}} in {@code pfd}. */
+    public static int poll(MemorySegment pfd, int timeoutMs) {
+        MemorySegment c = Scratch.get().capture;
+        try {
+            return ret(c, (int) POLL.invokeExact(c, pfd, 1L, timeoutMs));
         } catch (Throwable t) {
             throw broken(t);
         }
