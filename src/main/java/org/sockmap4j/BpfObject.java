@@ -36,7 +36,7 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  */
 public final class BpfObject implements AutoCloseable {
     /** Names of the objects bundled in this jar (compiled from the repository's bpf/*.bpf.c). */
-    public static final List<String> BUNDLED = List.of("bypass", "egress_policy", "ingress_policy", "redirect", "sockmap_iter");
+    public static final List<String> BUNDLED = List.of("bypass", "egress_policy", "ingress_policy", "redirect", "sockmap_iter", "splice");
 
     private final String name;
     private final Arena arena;
@@ -305,6 +305,11 @@ public final class BpfObject implements AutoCloseable {
                     + "-byte values, not 4");
         }
         return new U32Array(mapFd(mapName, MapType.ARRAY, 4), mapName);
+    }
+
+    /** A map's fd of the given type, for the library's own typed wrappers. */
+    Fd rawMap(String mapName, MapType type) {
+        return mapFd(mapName, type, 0);
     }
 
     /** The LPM trie {@code name} of IPv4 (8-byte keys) or IPv6 (20-byte keys) prefixes. */

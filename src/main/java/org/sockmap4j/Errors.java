@@ -15,7 +15,8 @@ final class Errors {
     static final String PRIVILEGE_HINT =
             "needs root or CAP_BPF+CAP_NET_ADMIN (CAP_SYS_ADMIN on kernels before 5.8)";
     static final String SOCKET_KINDS_HINT = "a socket map takes established or listening TCP, bound UDP, "
-            + "connected UNIX stream, UNIX dgram or connected VSOCK sockets";
+            + "connected UNIX stream, UNIX dgram or connected VSOCK sockets; a map with a stream parser "
+            + "attached takes TCP only";
 
     static BpfException of(String operation, String object, int errno, Op op) {
         Errno e = Errno.of(errno);

@@ -326,7 +326,11 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
         return fd.isClosed();
     }
 
-    /** Releases the map fd. Idempotent. Entries stay while a pin or a program holds the map. */
+    /**
+     * Releases the map fd. Idempotent. The map lives on while a pin, a program, or a socket in it
+     * holds it: sockets keep the programs they were inserted with, and those hold the map, so
+     * delete the entries first if redirects or policies must stop.
+     */
     @Override
     public final void close() {
         fd.close();

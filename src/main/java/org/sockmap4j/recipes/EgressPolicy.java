@@ -21,11 +21,12 @@ public final class EgressPolicy implements AutoCloseable {
     private final LpmTrie v4;
     private final LpmTrie v6;
     private final Counters counters;
+    private final SockHash<ConnectionKey> hash;
 
     private EgressPolicy(Cgroup cgroup) {
         try {
             BpfObject obj = r.add(BpfObject.openBundled("egress_policy").load());
-            SockHash<ConnectionKey> hash = r.add(obj.sockHash("sock_hash", ConnectionKey.codec()));
+            hash = r.add(obj.sockHash("sock_hash", ConnectionKey.codec()));
             v4 = r.add(obj.lpmTrie("deny_v4"));
             v6 = r.add(obj.lpmTrie("deny_v6"));
             counters = r.add(obj.counters("counters"));
@@ -65,8 +66,13 @@ public final class EgressPolicy implements AutoCloseable {
         return counters.snapshot();
     }
 
+    /** Detaches everything and removes every policed socket from the map, so the policy ends for all. */
     @Override
     public void close() {
-        r.close();
+        try {
+            Recipe.clear(hash);
+        } finally {
+            r.close();
+        }
     }
 }

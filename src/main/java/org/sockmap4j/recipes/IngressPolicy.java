@@ -72,8 +72,13 @@ public final class IngressPolicy implements AutoCloseable {
         return counters.snapshot();
     }
 
+    /** Removes every added socket from the map (ending the policy for them), then detaches everything. */
     @Override
     public void close() {
-        r.close();
+        try {
+            Recipe.clear(map);
+        } finally {
+            r.close();
+        }
     }
 }

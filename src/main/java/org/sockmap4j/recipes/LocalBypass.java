@@ -50,8 +50,17 @@ public final class LocalBypass implements AutoCloseable {
         return counters.snapshot();
     }
 
+    /**
+     * Detaches everything and removes every socket from the bypass map, so connections already
+     * bypassed go back to the normal stack (a socket keeps the program it was inserted with until it
+     * leaves the map).
+     */
     @Override
     public void close() {
-        r.close();
+        try {
+            Recipe.clear(hash);
+        } finally {
+            r.close();
+        }
     }
 }

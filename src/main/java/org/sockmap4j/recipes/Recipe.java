@@ -7,6 +7,22 @@ import java.util.Deque;
 final class Recipe implements AutoCloseable {
     private final Deque<AutoCloseable> opened = new ArrayDeque<>();
 
+    /** Removes every socket from {@code map}, so the programs they were inserted with stop. */
+    static <K> void clear(org.sockmap4j.SocketMap<K> map) {
+        if (map == null || map.isClosed()) {
+            return;
+        }
+        if (map instanceof org.sockmap4j.SockMap m) {
+            for (int i = 0; i < m.maxEntries(); i++) {
+                m.deleteIfPresent(i);
+            }
+            return;
+        }
+        for (K k : map.keys()) {
+            map.deleteIfPresent(k);
+        }
+    }
+
     <T extends AutoCloseable> T add(T c) {
         opened.push(c);
         return c;

@@ -105,8 +105,21 @@ public final class Redirector implements AutoCloseable {
         return counters.snapshot();
     }
 
+    /**
+     * Removes every socket this redirector added, then detaches and closes everything. (Sockets
+     * keep the program they were inserted with, so they must leave the map for redirects to stop.)
+     */
     @Override
-    public void close() {
-        r.close();
+    public synchronized void close() {
+        try {
+            for (int i = 0; i < used.length; i++) {
+                if (used[i]) {
+                    map.deleteIfPresent(i);
+                    used[i] = false;
+                }
+            }
+        } finally {
+            r.close();
+        }
     }
 }

@@ -74,6 +74,8 @@ public final class Libc {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), ERRNO);
     private static final MethodHandle POLL = handle("poll",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), ERRNO);
+    private static final MethodHandle IOCTL = handle("ioctl",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), Linker.Option.firstVariadicArg(2), ERRNO);
     private static final MethodHandle SOCKETPAIR = handle("socketpair",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS), ERRNO);
     private static final MethodHandle SENDMSG = handle("sendmsg",
@@ -221,6 +223,21 @@ public final class Libc {
         MemorySegment c = Scratch.get().capture;
         try {
             return ret(c, (int) POLL.invokeExact(c, pfd, 1L, timeoutMs));
+        } catch (Throwable t) {
+            throw broken(t);
+        }
+    }
+
+    public static final long SIOCOUTQ = 0x5411;
+    public static final long FIONREAD = 0x541B;
+    public static final int IPPROTO_TCP = 6;
+    public static final int TCP_INFO = 11;
+
+    /** ioctl(fd, request, arg): for the int-returning socket requests (SIOCOUTQ, FIONREAD). */
+    public static int ioctl(int fd, long request, MemorySegment arg) {
+        MemorySegment c = Scratch.get().capture;
+        try {
+            return ret(c, (int) IOCTL.invokeExact(c, fd, request, arg));
         } catch (Throwable t) {
             throw broken(t);
         }

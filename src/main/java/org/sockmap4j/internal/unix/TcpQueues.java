@@ -1,0 +1,39 @@
+package org.sockmap4j.internal.unix;
+
+import java.lang.foreign.MemorySegment;
+
+import org.sockmap4j.internal.sys.Scratch;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * How many bytes have been handed to a TCP socket for sending, in total: bytes the peer acked
+ * ({@code tcp_info.tcpi_bytes_acked}, Linux 4.1+) plus bytes still in the send queue
+ * ({@code SIOCOUTQ}). A Splicer compares it with what the verdict redirected to know when a
+ * socket's redirect backlog has drained.
+ */
+public final class TcpQueues {
+    private TcpQueues() {}
+
+    /** Offset of tcpi_bytes_acked in struct tcp_info (stable ABI since 4.1). */
+    private static final long BYTES_ACKED = 120;
+    private static final int TCP_INFO_LEN = 232;
+
+    /** Bytes acked plus bytes queued, or -1 if the socket cannot say (closed, not TCP). */
+    public static long handedToTcp(int fd) {
+        MemorySegment m = Scratch.get().misc;
+        MemorySegment info = m.asSlice(2560, TCP_INFO_LEN);
+        MemorySegment len = m.asSlice(2560 + 256, 4);
+        MemorySegment outq = m.asSlice(2560 + 264, 4);
+        len.set(JAVA_INT, 0, TCP_INFO_LEN);
+        if (Libc.getsockopt(fd, Libc.IPPROTO_TCP, Libc.TCP_INFO, info, len) < 0
+                || len.get(JAVA_INT, 0) < BYTES_ACKED + 8) {
+            return -1;
+        }
+        if (Libc.ioctl(fd, Libc.SIOCOUTQ, outq) < 0) {
+            return -1;
+        }
+        return info.get(JAVA_LONG, BYTES_ACKED) + outq.get(JAVA_INT, 0);
+    }
+}
