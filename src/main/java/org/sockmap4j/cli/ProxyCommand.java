@@ -8,12 +8,16 @@ import java.nio.channels.SocketChannel;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicLong;
 
+import org.sockmap4j.KernelFeatures;
+import org.sockmap4j.Splicer;
+
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code sockmap proxy}: a TCP proxy. {@code copy} relays bytes in Java (one virtual thread per
- * direction); {@code splice} (kernel redirect) arrives with the proxy issue.
+ * {@code sockmap proxy}: a TCP proxy. {@code splice} hands each connection pair to the kernel
+ * ({@link Splicer}: no byte crosses into the JVM); {@code copy} relays bytes in Java (one virtual
+ * thread per direction), the baseline.
  */
 @Command(name = "proxy", description = "A TCP proxy from --listen to --upstream, until SIGINT/SIGTERM or --duration.")
 final class ProxyCommand implements Callable<Integer> {
@@ -25,8 +29,8 @@ final class ProxyCommand implements Callable<Integer> {
     @Option(names = "--upstream", required = true, paramLabel = "HOST:PORT", description = "Address to connect to.")
     String upstream;
 
-    @Option(names = "--mode", defaultValue = "copy", description = "splice (kernel) or copy (Java relay); "
-            + "default ${DEFAULT-VALUE}.")
+    @Option(names = "--mode", defaultValue = "copy", description = "splice (kernel, no byte through the JVM; needs "
+            + "root) or copy (Java relay); default ${DEFAULT-VALUE}.")
     Mode mode;
 
     @Option(names = "--duration", paramLabel = "SECONDS", description = "Stop after this many seconds.")
@@ -37,16 +41,27 @@ final class ProxyCommand implements Callable<Integer> {
 
     private final AtomicLong connections = new AtomicLong();
     private final AtomicLong bytes = new AtomicLong();
+    private Splicer splicer;
+
+    private long bytes() {
+        if (splicer == null) {
+            return bytes.get();
+        }
+        Splicer.Stats s = splicer.stats();
+        return s.clientToUpstream() + s.upstreamToClient();
+    }
 
     @Override
     public Integer call() throws Exception {
         InetSocketAddress from = HostPort.parse("--listen", listen);
         InetSocketAddress to = HostPort.parse("--upstream", upstream);
         if (mode == Mode.splice) {
-            throw new Errors.UserError("--mode splice is not available yet (kernel-spliced proxying is being "
-                    + "built); use --mode copy");
+            Privileges.require("sockmap proxy --mode splice");
+            KernelFeatures.probe().require(KernelFeatures.Feature.ATTACH_SK_SKB_VERDICT);
         }
-        try (ServerSocketChannel server = ServerSocketChannel.open()) {
+        try (ServerSocketChannel server = ServerSocketChannel.open();
+             Splicer splicer = mode == Mode.splice ? Splicer.create() : null) {
+            this.splicer = splicer;
             try {
                 server.bind(from, 1024);
             } catch (IOException e) {
@@ -54,11 +69,11 @@ final class ProxyCommand implements Callable<Integer> {
             }
             Thread acceptor = Thread.ofVirtual().start(() -> accept(server, to));
             Runner.runUntilStopped("ready proxy listen=" + hostPort((InetSocketAddress) server.getLocalAddress())
-                    + " upstream=" + hostPort(to) + " mode=copy",
-                    duration, () -> "connections " + connections.get() + "  bytes " + bytes.get());
+                    + " upstream=" + hostPort(to) + " mode=" + mode,
+                    duration, () -> "connections " + connections.get() + "  bytes " + bytes());
             server.close();
             acceptor.join(2000);
-            System.out.println("stopped connections=" + connections.get() + " bytes=" + bytes.get());
+            System.out.println("stopped connections=" + connections.get() + " bytes=" + bytes());
         }
         return 0;
     }
@@ -82,12 +97,33 @@ final class ProxyCommand implements Callable<Integer> {
     }
 
     private void relay(SocketChannel client, InetSocketAddress to) {
+        if (splicer != null) {
+            SocketChannel up = null;
+            try {
+                up = SocketChannel.open(to);
+                splicer.splice(client, up); // the Splicer owns and closes both from here on
+            } catch (IOException | RuntimeException e) {
+                closeQuietly(client);
+                closeQuietly(up);
+            }
+            return;
+        }
         try (client; SocketChannel up = SocketChannel.open(to)) {
             Thread back = Thread.ofVirtual().start(() -> copy(up, client));
             copy(client, up);
             back.join();
         } catch (IOException | InterruptedException e) {
             // connection failed or ended: nothing to report per connection
+        }
+    }
+
+    private static void closeQuietly(SocketChannel c) {
+        if (c != null) {
+            try {
+                c.close();
+            } catch (IOException ignored) {
+                // closing anyway
+            }
         }
     }
 

@@ -103,14 +103,6 @@ class CliErrorsTest {
 
     @Test
     @Timeout(60)
-    void spliceModeIsNotAvailableYet() {
-        Cli.Result r = Cli.run("proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:9", "--mode", "splice",
-                "--duration", "1");
-        Cli.assertOneLineError(r, 1, "sockmap proxy: ", "--mode splice is not available", "use --mode copy");
-    }
-
-    @Test
-    @Timeout(60)
     void benchProxyIsNotAvailableYet() {
         Cli.assertOneLineError(Cli.run("bench", "proxy"), 1, "bench proxy is not available yet");
     }

@@ -34,7 +34,7 @@ class ProxyCliTest {
     private static final int MIB = 1 << 20;
     /** {@code ready proxy listen=ADDRESS upstream=ADDRESS mode=copy}; ADDRESS possibly with a leading '/'. */
     private static final Pattern READY =
-            Pattern.compile("ready proxy listen=/?(127\\.0\\.0\\.1):(\\d+) upstream=/?127\\.0\\.0\\.1:(\\d+) mode=copy");
+            Pattern.compile("ready proxy listen=/?(127\\.0\\.0\\.1):(\\d+) upstream=/?127\\.0\\.0\\.1:(\\d+) mode=(copy|splice)");
 
     private ServerSocketChannel echo;
     private Thread echoAcceptor;
@@ -116,6 +116,35 @@ class ProxyCliTest {
         new Random(42).nextBytes(data);
         try (ChildProcess cli = Cli.start("proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:" + echoPort(),
                 "--mode", "copy", "--duration", "60")) {
+            String ready = cli.readLine(T);
+            Matcher m = READY.matcher(ready);
+            assertThat(m.matches()).as("ready line '%s'", ready).isTrue();
+            int port = Integer.parseInt(m.group(2));
+            assertThat(port).isPositive();
+            assertThat(Integer.parseInt(m.group(3))).isEqualTo(echoPort());
+
+            byte[] back = roundTrip(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), data);
+            assertThat(back.length).isEqualTo(MIB);
+            assertThat(sha256(back)).isEqualTo(sha256(data));
+
+            Cli.signal(cli, "TERM");
+            String stopped = cli.readLine(T);
+            assertThat(stopped).matches("stopped connections=\\d+ bytes=\\d+");
+            assertThat(Cli.field(stopped, "connections")).isEqualTo(1);
+            assertThat(Cli.field(stopped, "bytes")).as("both directions").isEqualTo(2L * MIB);
+            assertThat(Cli.exitStatus(cli, T)).as("exit status; stderr: %s", cli.stderr()).isZero();
+            assertThat(cli.stderr()).isEmpty();
+        }
+    }
+
+    @Test
+    @org.sockmap4j.testing.Privileged
+    @Timeout(90)
+    void spliceModeRelaysOneMebibyteIntactThroughTheKernel() throws Exception {
+        byte[] data = new byte[MIB];
+        new Random(42).nextBytes(data);
+        try (ChildProcess cli = Cli.start("proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:" + echoPort(),
+                "--mode", "splice", "--duration", "60")) {
             String ready = cli.readLine(T);
             Matcher m = READY.matcher(ready);
             assertThat(m.matches()).as("ready line '%s'", ready).isTrue();
