@@ -1,5 +1,6 @@
 package org.sockmap4j.cli;
 
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -108,12 +109,68 @@ final class BenchCommand {
         }
     }
 
-    @Command(name = "proxy", description = "Throughput, latency and CPU through copy and splice proxies "
-            + "(arrives with kernel-spliced proxying).")
+    @Command(name = "proxy", description = "The same loopback transfers direct, through a copy proxy and through a "
+            + "splice proxy: throughput, small-message latency and the proxy's CPU time.")
     static final class Proxy implements Callable<Integer> {
+        @Option(names = "--connections", defaultValue = "16", description = "Concurrent connections (default "
+                + "${DEFAULT-VALUE}).")
+        int connections;
+
+        @Option(names = "--bytes", defaultValue = "268435456", description = "Bytes in all, sent and echoed back "
+                + "(default ${DEFAULT-VALUE}, 256 MiB).")
+        long bytes;
+
+        @Option(names = "--pings", defaultValue = "20000", description = "64-byte round trips for the latency "
+                + "figures (default ${DEFAULT-VALUE}).")
+        int pings;
+
+        @Option(names = "--json", description = "Print JSON.")
+        boolean json;
+
+        @Option(names = "--verbose", description = "Print stack traces on errors.")
+        boolean verbose;
+
         @Override
-        public Integer call() {
-            throw new Errors.UserError("bench proxy is not available yet: it arrives with kernel-spliced proxying");
+        public Integer call() throws Exception {
+            if (connections < 1 || connections > 4096) {
+                throw new Errors.UserError("--connections must be 1..4096");
+            }
+            if (bytes < connections || bytes > (64L << 30)) {
+                throw new Errors.UserError("--bytes must be at least one per connection and at most 64 GiB");
+            }
+            if (pings < 100 || pings > 10_000_000) {
+                throw new Errors.UserError("--pings must be 100..10000000");
+            }
+            Privileges.require("sockmap bench proxy");
+            List<ProxyBench.Row> rows = new java.util.ArrayList<>();
+            try (ProxyBench b = new ProxyBench()) {
+                for (String mode : new String[] {"direct", "copy", "splice"}) {
+                    System.err.println("bench proxy: " + mode + " ...");
+                    rows.add(b.run(mode, connections, bytes / connections, pings));
+                }
+            }
+            if (json) {
+                StringBuilder sb = new StringBuilder("{\"connections\":").append(connections).append(",\"bytes\":")
+                        .append(bytes).append(",\"rows\":[");
+                for (int i = 0; i < rows.size(); i++) {
+                    ProxyBench.Row r = rows.get(i);
+                    sb.append(i == 0 ? "" : ",").append(String.format(Locale.ROOT,
+                            "{\"mode\":\"%s\",\"gbps\":%.3f,\"mean_us\":%.2f,\"p99_us\":%.2f,\"proxy_cpu_s\":%.2f}",
+                            r.mode(), r.gbps(), r.meanUs(), r.p99Us(), r.proxyCpuSeconds()));
+                }
+                System.out.println(sb.append("]}"));
+                return 0;
+            }
+            System.out.printf(Locale.ROOT, "loopback, %d connections, %d MiB each way in all; latency: %d round trips "
+                    + "of 64 B on one connection%n", connections, bytes >> 20, pings);
+            System.out.printf(Locale.ROOT, "%-8s %10s %12s %12s %14s%n", "mode", "Gb/s", "mean us", "p99 us",
+                    "proxy CPU s");
+            for (ProxyBench.Row r : rows) {
+                System.out.printf(Locale.ROOT, "%-8s %10.2f %12.1f %12.1f %14s%n", r.mode(), r.gbps(), r.meanUs(),
+                        r.p99Us(), r.mode().equals("direct") ? "-" : String.format(Locale.ROOT, "%.2f",
+                                r.proxyCpuSeconds()));
+            }
+            return 0;
         }
     }
 }

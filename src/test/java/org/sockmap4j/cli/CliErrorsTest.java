@@ -103,12 +103,6 @@ class CliErrorsTest {
 
     @Test
     @Timeout(60)
-    void benchProxyIsNotAvailableYet() {
-        Cli.assertOneLineError(Cli.run("bench", "proxy"), 1, "bench proxy is not available yet");
-    }
-
-    @Test
-    @Timeout(60)
     void benchTimeOutOfRangeIsExit1() {
         Cli.assertOneLineError(Cli.run("bench", "latency", "--time", "0"), 1, "--time must be 1..3600 seconds");
         Cli.assertOneLineError(Cli.run("bench", "latency", "--time", "3601"), 1, "--time must be 1..3600 seconds");
