@@ -33,8 +33,21 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  * first. Both sockets then enter the map that redirects can reach before either enters the map
  * whose verdict redirects, so no redirect ever misses its target; finally each socket is nudged
  * ({@code SO_RCVLOWAT}), which makes the kernel run the verdict over bytes that were already
- * queued before the insertion, in order with anything arriving after. Nothing is lost, duplicated
- * or reordered, and the JVM never reads spliced data.
+ * queued before the insertion, in order with anything arriving after, and the JVM never reads
+ * spliced data.
+ *
+ * <h2>Known limits (Linux 6.18, being fixed)</h2>
+ * <ul>
+ * <li>If the proxy read only part of a TCP segment that is still queued, the kernel's verdict
+ * reader takes the whole segment and those bytes reach the upstream twice: read what you read to
+ * the end of what is queued, or pass all of it as pending bytes.</li>
+ * <li>There is no backpressure between the two sides: data redirected to a side whose peer does
+ * not read waits in the kernel without limit.</li>
+ * <li>Under heavy load a few streams were seen to stop with data counted by the verdict but not
+ * handed to TCP; the pair is reset after 60 s without progress.</li>
+ * <li>A socket whose peer already closed (CLOSE_WAIT) cannot be inserted: {@code splice} then
+ * throws {@link UnsupportedSocketException} and the caller keeps the sockets.</li>
+ * </ul>
  *
  * <h2>End of stream</h2>
  * The kernel does not forward FIN or RST. The watcher sees each side's end: on EOF it waits until
@@ -76,7 +89,7 @@ public final class Splicer implements AutoCloseable {
         /**
          * A stream parser that takes whatever arrived, then {@code BPF_SK_SKB_STREAM_VERDICT}.
          * Caution: on 6.18 a stream parser was seen to strand the tail of bulk transfers
-         * (about 1 in 10 when the writer outpaces the reader); prefer {@link #SKB_VERDICT}.
+         * (about 1 in 10 when the writer outpaces the reader), more often than {@link #SKB_VERDICT}.
          */
         STREAM_PARSER
     }
