@@ -1,6 +1,5 @@
 package org.sockmap4j;
 
-import java.lang.foreign.Arena;
 import java.nio.file.Path;
 
 import org.sockmap4j.internal.sys.Bpf;
@@ -68,12 +67,7 @@ public final class Attachment implements AutoCloseable {
         if (link == null) {
             throw new IllegalStateException(what + " is a PROG_ATTACH; only links can be pinned");
         }
-        try (Arena arena = Arena.ofConfined()) {
-            long r = Bpf.objPin(link.get(), arena.allocateFrom(path.toString()));
-            if (r < 0) {
-                throw Errors.of("BPF_OBJ_PIN", what + " at " + path, (int) -r, Errors.Op.PIN);
-            }
-        }
+        Pins.pin(link.get(), path, what.toString());
     }
 
     /**

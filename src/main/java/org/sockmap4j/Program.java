@@ -1,8 +1,6 @@
 package org.sockmap4j;
 
-import java.lang.foreign.Arena;
 import java.nio.file.Path;
-import java.util.Objects;
 
 import org.sockmap4j.internal.sys.Bpf;
 import org.sockmap4j.internal.sys.Fd;
@@ -48,13 +46,7 @@ public abstract sealed class Program implements AutoCloseable permits SkMsgProgr
 
     /** Pins the program on bpffs ({@code BPF_OBJ_PIN}). */
     public final void pin(Path path) {
-        int f = fd.get();
-        try (Arena arena = Arena.ofConfined()) {
-            long r = Bpf.objPin(f, arena.allocateFrom(path.toString()));
-            if (r < 0) {
-                throw Errors.of("BPF_OBJ_PIN", describe() + " at " + path, (int) -r, Errors.Op.PIN);
-            }
-        }
+        Pins.pin(fd.get(), path, describe());
     }
 
     public final boolean isClosed() {
@@ -84,20 +76,7 @@ public abstract sealed class Program implements AutoCloseable permits SkMsgProgr
 
     /** Opens a pinned program and checks its type; returns the fd and fills the name. */
     static Fd openPinned(Path path, ProgramType expected, String[] nameOut) {
-        Objects.requireNonNull(path, "path");
-        long r;
-        try (Arena arena = Arena.ofConfined()) {
-            r = Bpf.objGet(arena.allocateFrom(path.toString()), 0);
-        }
-        if (r < 0) {
-            throw Errors.of("BPF_OBJ_GET", path.toString(), (int) -r, Errors.Op.OPEN_PINNED);
-        }
-        Fd fd = Fd.own((int) r, "program pinned at " + path);
-        String kind = Fd.bpfKind(fd.get());
-        if (!"program".equals(kind)) {
-            fd.close();
-            throw new IllegalArgumentException("the object pinned at " + path + " is a " + kind + ", not a program");
-        }
+        Fd fd = Pins.open(path, "program");
         int[] err = new int[1];
         ObjInfo.Prog p = ObjInfo.prog(fd.get(), err);
         if (p == null || p.type() != expected.value()) {

@@ -1,6 +1,5 @@
 package org.sockmap4j;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.NetworkChannel;
@@ -268,13 +267,7 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
      * process; remove the pin by deleting the file.
      */
     public final void pin(Path path) {
-        int mapFd = fd.get();
-        try (Arena arena = Arena.ofConfined()) {
-            long r = Bpf.objPin(mapFd, arena.allocateFrom(path.toString()));
-            if (r < 0) {
-                throw Errors.of("BPF_OBJ_PIN", describe() + " at " + path, (int) -r, Errors.Op.PIN);
-            }
-        }
+        Pins.pin(fd.get(), path, describe());
     }
 
     /** What the kernel says about this map ({@code BPF_OBJ_GET_INFO_BY_FD}). */
@@ -394,19 +387,7 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
      * how to open it).
      */
     public static MapInfo infoOfPinned(Path path) {
-        Objects.requireNonNull(path, "path");
-        long r;
-        try (Arena arena = Arena.ofConfined()) {
-            r = Bpf.objGet(arena.allocateFrom(path.toString()), 0);
-        }
-        if (r < 0) {
-            throw Errors.of("BPF_OBJ_GET", path.toString(), (int) -r, Errors.Op.OPEN_PINNED);
-        }
-        try (Fd fd = Fd.own((int) r, "object pinned at " + path)) {
-            String kind = Fd.bpfKind(fd.get());
-            if (!"map".equals(kind)) {
-                throw new IllegalArgumentException("the object pinned at " + path + " is a " + kind + ", not a map");
-            }
+        try (Fd fd = Pins.open(path, "map")) {
             int[] err = new int[1];
             ObjInfo.Map m = ObjInfo.map(fd.get(), err);
             if (m == null) {
@@ -419,20 +400,8 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
 
     /** Opens a pinned map and checks its type; returns the fd and its info. */
     static Fd openPinned(Path path, MapType expected, int[] infoOut, String[] nameOut) {
-        Objects.requireNonNull(path, "path");
-        long r;
-        try (Arena arena = Arena.ofConfined()) {
-            r = Bpf.objGet(arena.allocateFrom(path.toString()), 0);
-        }
-        if (r < 0) {
-            throw Errors.of("BPF_OBJ_GET", path.toString(), (int) -r, Errors.Op.OPEN_PINNED);
-        }
-        Fd fd = Fd.own((int) r, expected.name().toLowerCase() + " pinned at " + path);
+        Fd fd = Pins.open(path, "map");
         try {
-            String kind = Fd.bpfKind(fd.get());
-            if (!"map".equals(kind)) {
-                throw new IllegalArgumentException("the object pinned at " + path + " is a " + kind + ", not a map");
-            }
             int[] err = new int[1];
             ObjInfo.Map m = ObjInfo.map(fd.get(), err);
             if (m == null) {
