@@ -6,16 +6,6 @@
  * (v4-mapped, ::ffff:a.b.c.d) are checked against the IPv4 list. */
 #include "sockmap4j.h"
 
-struct lpm_v4 {
-	__u32 prefixlen;
-	__u32 addr;
-};
-
-struct lpm_v6 {
-	__u32 prefixlen;
-	__u32 addr[4];
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKHASH);
 	__uint(max_entries, 65536);
@@ -23,21 +13,7 @@ struct {
 	__type(value, __u64);
 } sock_hash SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 4096);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct lpm_v4);
-	__type(value, __u8);
-} deny_v4 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 4096);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct lpm_v6);
-	__type(value, __u8);
-} deny_v6 SEC(".maps");
+SM4J_DENY_LISTS;
 
 SM4J_COUNTERS_MAP;
 
@@ -67,12 +43,12 @@ int egress_policy(struct sk_msg_md *msg)
 	if (key.family == AF_INET ||
 	    (key.remote_ip[0] == 0 && key.remote_ip[1] == 0 &&
 	     key.remote_ip[2] == bpf_htonl(0xffff))) {
-		struct lpm_v4 k4 = { .prefixlen = 32 };
+		struct sm4j_lpm_v4 k4 = { .prefixlen = 32 };
 
 		k4.addr = key.family == AF_INET ? key.remote_ip[0] : key.remote_ip[3];
 		denied = bpf_map_lookup_elem(&deny_v4, &k4) != NULL;
 	} else {
-		struct lpm_v6 k6 = { .prefixlen = 128 };
+		struct sm4j_lpm_v6 k6 = { .prefixlen = 128 };
 
 		k6.addr[0] = key.remote_ip[0];
 		k6.addr[1] = key.remote_ip[1];

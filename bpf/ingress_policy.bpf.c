@@ -4,16 +4,6 @@
  * IPv4 and IPv6 prefixes edited by user space at run time) and passes the rest. */
 #include "sockmap4j.h"
 
-struct lpm_v4 {
-	__u32 prefixlen;
-	__u32 addr;
-};
-
-struct lpm_v6 {
-	__u32 prefixlen;
-	__u32 addr[4];
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKMAP);
 	__uint(max_entries, 65536);
@@ -21,21 +11,7 @@ struct {
 	__type(value, __u64);
 } sock_map SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 4096);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct lpm_v4);
-	__type(value, __u8);
-} deny_v4 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 4096);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct lpm_v6);
-	__type(value, __u8);
-} deny_v6 SEC(".maps");
+SM4J_DENY_LISTS;
 
 SM4J_COUNTERS_MAP;
 
@@ -51,11 +27,11 @@ int ingress_policy(struct __sk_buff *skb)
 
 	SM4J_PIN(family); SM4J_PIN(r4); SM4J_PIN(r0); SM4J_PIN(r1); SM4J_PIN(r2); SM4J_PIN(r3);
 	if (family == AF_INET || (family == AF_INET6 && r0 == 0 && r1 == 0 && r2 == bpf_htonl(0xffff))) {
-		struct lpm_v4 k4 = { .prefixlen = 32, .addr = family == AF_INET ? r4 : r3 };
+		struct sm4j_lpm_v4 k4 = { .prefixlen = 32, .addr = family == AF_INET ? r4 : r3 };
 
 		denied = bpf_map_lookup_elem(&deny_v4, &k4) != NULL;
 	} else if (family == AF_INET6) {
-		struct lpm_v6 k6 = { .prefixlen = 128, .addr = { r0, r1, r2, r3 } };
+		struct sm4j_lpm_v6 k6 = { .prefixlen = 128, .addr = { r0, r1, r2, r3 } };
 
 		denied = bpf_map_lookup_elem(&deny_v6, &k6) != NULL;
 	}

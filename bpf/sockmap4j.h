@@ -112,4 +112,31 @@ static __always_inline void sm4j_peer_key(struct sockmap4j_conn_key *peer,
 	peer->local_port = bpf_ntohl(k->remote_port);
 }
 
+/* IPv4 and IPv6 prefix deny lists (LPM tries) edited by user space (org.sockmap4j.LpmTrie). */
+struct sm4j_lpm_v4 {
+	__u32 prefixlen;
+	__u32 addr;
+};
+
+struct sm4j_lpm_v6 {
+	__u32 prefixlen;
+	__u32 addr[4];
+};
+
+#define SM4J_DENY_LISTS							\
+	struct {							\
+		__uint(type, BPF_MAP_TYPE_LPM_TRIE);			\
+		__uint(max_entries, 4096);				\
+		__uint(map_flags, BPF_F_NO_PREALLOC);			\
+		__type(key, struct sm4j_lpm_v4);			\
+		__type(value, __u8);					\
+	} deny_v4 SEC(".maps");						\
+	struct {							\
+		__uint(type, BPF_MAP_TYPE_LPM_TRIE);			\
+		__uint(max_entries, 4096);				\
+		__uint(map_flags, BPF_F_NO_PREALLOC);			\
+		__type(key, struct sm4j_lpm_v6);			\
+		__type(value, __u8);					\
+	} deny_v6 SEC(".maps")
+
 #endif
