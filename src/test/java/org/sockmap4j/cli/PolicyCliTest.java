@@ -70,7 +70,7 @@ class PolicyCliTest {
             ns.run("ip", "addr", "add", "198.51.100.8/32", "dev", "lo");
             ns.run("ip", "addr", "add", "2001:db8::1/128", "dev", "lo", "nodad");
             ns.run("ip", "addr", "add", "2001:db9::1/128", "dev", "lo", "nodad");
-            try (ChildProcess c = ChildProcess.startIn(ns, PolicyPeer.class, "7002")) {
+            try (ChildProcess c = ChildProcess.startIn(ns, PolicyClient.class, "7002")) {
                 assertThat(c.readLine(T)).isEqualTo("ready");
                 cg.addProcess(c.pid());
                 for (String[] expect : new String[][] {

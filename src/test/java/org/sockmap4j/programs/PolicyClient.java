@@ -21,8 +21,8 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * A child process for policy tests: listens on 0.0.0.0:PORT (so connections in its namespace
- * complete), prints {@code ready}; then for each line {@code send HOST} connects to HOST:PORT,
+ * A child process for policy tests: listens on [::]:PORT, dual stack (so IPv4 and IPv6
+ * connections in its namespace complete), prints {@code ready}; then for each line {@code send HOST} connects to HOST:PORT,
  * sends one byte with {@code send(2)} and prints {@code sent N} or {@code errno E} (the number,
  * captured by the FFM linker), and closes the connection. {@code quit} ends it.
  */
@@ -37,7 +37,7 @@ public final class PolicyClient {
                 Linker.Option.captureCallState("errno"));
         VarHandle errno = Linker.Option.captureStateLayout().varHandle(MemoryLayout.PathElement.groupElement("errno"));
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-        try (ServerSocketChannel srv = ServerSocketChannel.open().bind(new InetSocketAddress("0.0.0.0", port), 64);
+        try (ServerSocketChannel srv = ServerSocketChannel.open().bind(new InetSocketAddress("::", port), 64);
              Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(Linker.Option.captureStateLayout());
             MemorySegment buf = arena.allocate(1);
