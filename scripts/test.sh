@@ -47,7 +47,14 @@ unit=$(count target/unit-reports tests); unit_skip=$(count target/unit-reports s
 priv=$(count target/privileged-reports tests); priv_skip=$(count target/privileged-reports skipped)
 
 bad=0
-skips=$(grep -ho '<skipped message="[^"]*"' target/privileged-reports/TEST-*.xml 2>/dev/null | sed 's/<skipped message="//;s/"$//' || true)
+# a skip's reason is in message="..." or, for aborted assumptions, in the CDATA after the type
+skips=$( { grep -ho '<skipped message="[^"]*"' target/privileged-reports/TEST-*.xml 2>/dev/null \
+             | sed 's/<skipped message="//;s/"$//'
+           grep -ho '<skipped type="[^"]*"><!\[CDATA\[[^:]*: .*' target/privileged-reports/TEST-*.xml 2>/dev/null \
+             | sed 's/^<skipped type="[^"]*"><!\[CDATA\[[^:]*: //'; } || true)
+if [[ "$priv_skip" -gt 0 && -z "$skips" ]]; then
+  skips="(a privileged test was skipped and its reason could not be read)"
+fi
 if [[ -n "$skips" ]]; then
   echo "privileged tests skipped:" >&2
   while IFS= read -r why; do

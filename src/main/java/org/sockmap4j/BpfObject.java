@@ -174,9 +174,13 @@ public final class BpfObject implements AutoCloseable {
     }
 
     /**
-     * Loads every program and creates every map ({@code bpf_object__load}).
+     * Loads every program and creates every map ({@code bpf_object__load}). If loading fails the
+     * object is closed (libbpf cannot load it again), so {@code openBundled(..).load()} in a
+     * try-with-resources header leaks nothing.
      *
      * @throws VerifierException if the kernel rejects a program; it carries the whole log
+     * @throws PermissionException on EPERM/EACCES without a verifier log (privileges, or a policy
+     *         such as kernel lockdown refusing the program type)
      * @return this
      */
     public BpfObject load() {
@@ -191,6 +195,7 @@ public final class BpfObject implements AutoCloseable {
         }
         if (r < 0) {
             int e = -r;
+            close(); // libbpf cannot load an object twice; closing releases what the attempt created (BTF)
             if (e == Errno.EPERM.code() || e == Errno.EACCES.code() && !log.contains("BEGIN PROG LOAD LOG")) {
                 throw Errors.of("bpf_object__load", name, e, Errors.Op.GENERIC);
             }

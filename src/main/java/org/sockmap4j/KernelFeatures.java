@@ -37,6 +37,7 @@ public final class KernelFeatures {
         SOCKMAP_LINK("socket map BPF links", "6.10"),
         CGROUP_LINK("cgroup BPF links", "5.7"),
         PROG_QUERY_SOCKMAP("BPF_PROG_QUERY on socket maps", "5.19"),
+        SOCKMAP_ITER("BPF iterators over socket maps (iter/sockmap, a tracing program)", "5.10"),
         TCP_SOCKETS("TCP sockets in socket maps", "4.14"),
         UDP_SOCKETS("UDP sockets in socket maps", "5.7"),
         UNIX_STREAM_SOCKETS("UNIX stream sockets in socket maps", "5.15"),
@@ -136,6 +137,7 @@ public final class KernelFeatures {
                     }
                 }
                 out.put(Feature.BPFFS, bpffs());
+                out.put(Feature.SOCKMAP_ITER, sockmapIter());
                 return out;
             }
         }
@@ -302,6 +304,33 @@ public final class KernelFeatures {
                 } catch (IOException ignored) {
                     // best effort: an empty cgroup dir
                 }
+            }
+        }
+
+        /**
+         * Loads the bundled iterator object (through libbpf: a tracing program needs the kernel's
+         * BTF id of its target). A kernel that has iterators may still refuse tracing programs by
+         * policy (lockdown, an LSM): EPERM as root is reported as that.
+         */
+        private static Status sockmapIter() {
+            try (BpfObject o = BpfObject.openBundled("sockmap_iter")) {
+                o.load();
+                return new Status(true, "");
+            } catch (PermissionException e) {
+                return missing("EPERM: loading tracing programs is refused here" + lockdown());
+            } catch (BpfException | IllegalStateException | UnsatisfiedLinkError e) {
+                return missing(e.getMessage());
+            }
+        }
+
+        private static String lockdown() {
+            try {
+                String l = Files.readString(Path.of("/sys/kernel/security/lockdown")).strip();
+                int a = l.indexOf('[');
+                int b = l.indexOf(']');
+                return " (kernel lockdown: " + (a >= 0 && b > a ? l.substring(a + 1, b) : l) + ")";
+            } catch (IOException | RuntimeException e) {
+                return " (by kernel lockdown or an LSM)";
             }
         }
 
