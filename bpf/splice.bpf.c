@@ -43,10 +43,16 @@ int splice_verdict(struct __sk_buff *skb)
 	__u64 len = skb->len;
 	struct sm4j_peer *p = bpf_map_lookup_elem(&peers, &cookie);
 
-	/* No partner, or an empty skb (a FIN carries no data): keep it here, where user space sees
-	 * the end of stream. Redirecting an empty skb would make the partner's transmit path report
-	 * EPIPE and stop. */
-	if (!p || len == 0) {
+	/* An empty skb is a FIN without data. TCP has already taken the FIN (user space sees end of
+	 * stream either way), so drop the empty skb: redirected, the partner's transmit path would
+	 * report EPIPE and stop; passed while this socket's own redirect backlog is not empty, it
+	 * would be queued behind it and hit the same zero-length error there (Linux 6.x). */
+	if (len == 0) {
+		sm4j_count(&counters, SM4J_DROP_MSGS, 0);
+		return SK_DROP;
+	}
+	/* No partner: keep the data here, where user space reads and forwards it. */
+	if (!p) {
 		sm4j_count(&counters, SM4J_PASS_MSGS, len);
 		return SK_PASS;
 	}

@@ -29,24 +29,29 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  * thread).
  *
  * <h2>Hand-off</h2>
- * Bytes the proxy already read but not yet forwarded are passed to {@code splice} and written
- * first. Both sockets then enter the map that redirects can reach before either enters the map
- * whose verdict redirects, so no redirect ever misses its target; finally each socket is nudged
- * ({@code SO_RCVLOWAT}), which makes the kernel run the verdict over bytes that were already
- * queued before the insertion, in order with anything arriving after, and the JVM never reads
- * spliced data.
+ * {@code splice} first checks both sockets (connected TCP, not already in a pair of this
+ * Splicer) and refuses before touching any data. It then writes the bytes the proxy already read
+ * but not yet forwarded, and moves whatever is queued on each socket to the other itself, until
+ * the receive queue is empty: the kernel's verdict reader takes whole queued segments, ignoring
+ * how much of one was already read, so a socket must enter the map with nothing partly read.
+ * Both sockets then enter the map that redirects can reach before either enters the map whose
+ * verdict redirects, so no redirect ever misses its target; finally each socket is nudged
+ * ({@code SO_RCVLOWAT}) so the verdict runs over anything that arrived meanwhile. No byte is lost,
+ * repeated or reordered, and the JVM never reads spliced data.
  *
- * <h2>Known limits (Linux 6.18, being fixed)</h2>
+ * <p>A side whose peer has already sent FIN (CLOSE_WAIT) cannot enter a socket map. Such a pair,
+ * whether it was so when {@code splice} was called or became so during the hand-off, is relayed
+ * by the watcher thread in user space instead; if the client closes just after the upstream's
+ * redirect went live, only the client's direction is relayed.
+ *
+ * <h2>Known limits (Linux 6.18)</h2>
  * <ul>
- * <li>If the proxy read only part of a TCP segment that is still queued, the kernel's verdict
- * reader takes the whole segment and those bytes reach the upstream twice: read what you read to
- * the end of what is queued, or pass all of it as pending bytes.</li>
  * <li>There is no backpressure between the two sides: data redirected to a side whose peer does
  * not read waits in the kernel without limit.</li>
- * <li>Under heavy load a few streams were seen to stop with data counted by the verdict but not
- * handed to TCP; the pair is reset after 60 s without progress.</li>
- * <li>A socket whose peer already closed (CLOSE_WAIT) cannot be inserted: {@code splice} then
- * throws {@link UnsupportedSocketException} and the caller keeps the sockets.</li>
+ * <li>If the kernel stops redirecting to a socket (it reports EPIPE on it), the stream is broken
+ * and both sides are reset; a pair whose redirect backlog does not drain within 60 s after one
+ * side's FIN is reset too.</li>
+ * <li>Relayed pairs (see above) are copied by the one watcher thread with blocking writes.</li>
  * </ul>
  *
  * <h2>End of stream</h2>
@@ -62,6 +67,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 public final class Splicer implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("org.sockmap4j");
     private static final long DRAIN_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(60);
+    private static final long HANDOFF_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(30);
 
     private final BpfObject obj;
     private final SockHash<Long> socks;
@@ -74,9 +80,11 @@ public final class Splicer implements AutoCloseable {
     private final Thread watcher;
     private final Map<Long, Pair> pairs = new ConcurrentHashMap<>();
     private final AtomicLong ids = new AtomicLong();
-    private final AtomicLong closedPairs = new AtomicLong();
-    private final AtomicLong closedC2u = new AtomicLong();
-    private final AtomicLong closedU2c = new AtomicLong();
+    private final Map<Long, Pair> byCookie = new ConcurrentHashMap<>();
+    private final Object statsLock = new Object();
+    private long closedPairs;
+    private long closedC2u;
+    private long closedU2c;
     private volatile boolean closed;
 
     /** Statistics of a Splicer: pairs open and ended, bytes each way (ended pairs plus open ones). */
@@ -169,6 +177,13 @@ public final class Splicer implements AutoCloseable {
      * Splices two connected TCP channels after writing what the proxy already read and has not
      * forwarded: {@code toUpstream} (read from the client) and {@code toClient} (read from the
      * upstream); either may be null. The Splicer owns (and will close) both channels.
+     *
+     * @throws UnsupportedSocketException if either is not an established TCP socket (nothing was
+     *         touched: the caller keeps both)
+     * @throws IllegalArgumentException if both are the same socket or either is already spliced
+     *         (nothing was touched)
+     * @throws BpfException if the hand-off failed after it began moving data: both sockets have
+     *         then been reset and closed
      */
     public SplicedPair splice(SocketChannel client, ByteBuffer toUpstream, SocketChannel upstream, ByteBuffer toClient) {
         java.util.Objects.requireNonNull(client, "client");
@@ -186,90 +201,133 @@ public final class Splicer implements AutoCloseable {
         return register(clientFd, null, null, upstreamFd, null, null);
     }
 
+    /**
+     * Splices two connected TCP sockets given as raw fds after writing the bytes the proxy already
+     * read and has not forwarded (either buffer may be null); the Splicer takes ownership of both
+     * fds. Errors as for {@link #splice(SocketChannel, ByteBuffer, SocketChannel, ByteBuffer)}.
+     */
+    public SplicedPair splice(int clientFd, ByteBuffer toUpstream, int upstreamFd, ByteBuffer toClient) {
+        return register(clientFd, null, toUpstream, upstreamFd, null, toClient);
+    }
+
     private SplicedPair register(int cFd, SocketChannel cCh, ByteBuffer toUpstream, int uFd, SocketChannel uCh,
             ByteBuffer toClient) {
         if (closed) {
             throw new IllegalStateException("the Splicer is closed");
         }
         if (cFd == uFd) {
-            throw new IllegalArgumentException("client and upstream are the same socket");
+            throw new IllegalArgumentException("client and upstream are the same socket (fd " + cFd + ")");
         }
-        writeAll(uFd, toUpstream);
-        writeAll(cFd, toClient);
+        SpliceSockets.checkSpliceable(cFd, "client");
+        SpliceSockets.checkSpliceable(uFd, "upstream");
         long cCookie = Sockets.cookie(cFd);
         long uCookie = Sockets.cookie(uFd);
+        if (cCookie == uCookie) {
+            throw new IllegalArgumentException("client and upstream are the same socket (cookie " + cCookie + ")");
+        }
         long id = ids.incrementAndGet();
         Pair p = new Pair(id, new Side(cFd, cCh, cCookie), new Side(uFd, uCh, uCookie), new SplicedPair(this, id));
-        pairs.put(id, p);
+        reserve(p);
+        boolean touched = false;
         try {
-            peers.put(cCookie, uCookie);
-            peers.put(uCookie, cCookie);
-            // reachable as targets first, then redirecting: no redirect can miss its target
-            targets.put(cCookie, cFd, UpdateFlag.NOEXIST);
-            targets.put(uCookie, uFd, UpdateFlag.NOEXIST);
+            long deadline = System.nanoTime() + HANDOFF_TIMEOUT_NANOS;
+            touched = true;
+            SpliceSockets.writeAll(uFd, toUpstream, deadline, "upstream fd " + uFd + " (bytes read before the splice)");
+            SpliceSockets.writeAll(cFd, toClient, deadline, "client fd " + cFd + " (bytes read before the splice)");
+            // what is queued now goes through user space, to an empty queue; the rest through the verdict
+            handOff(p.client, uFd, deadline, "client fd " + cFd + " (queued before the splice)");
+            handOff(p.upstream, cFd, deadline, "upstream fd " + uFd + " (queued before the splice)");
             p.client.handedBase = TcpQueues.handedToTcp(cFd);
             p.upstream.handedBase = TcpQueues.handedToTcp(uFd);
-            socks.put(uCookie, uFd, UpdateFlag.NOEXIST);
-            socks.put(cCookie, cFd, UpdateFlag.NOEXIST);
-            kick(uFd);
-            kick(cFd);
-            int mask = Epoll.EPOLLIN | Epoll.EPOLLRDHUP;
-            if (epoll.add(cFd, mask, id << 1) < 0 || epoll.add(uFd, mask, id << 1 | 1) < 0) {
-                throw new IllegalStateException("cannot watch the spliced sockets");
+            // a side that already sent FIN cannot enter a socket map (the kernel takes ESTABLISHED
+            // only): the watcher relays the other direction in user space. A FIN can also arrive
+            // between the drain and an insert: until a redirect is live, fall back to the relay;
+            // after (only the client's verdict insert is left then), relay just that direction.
+            p.relay = p.client.eof || p.upstream.eof;
+            if (!p.relay) {
+                peers.put(cCookie, uCookie);
+                peers.put(uCookie, cCookie);
+                // reachable as targets first, then redirecting: no redirect can miss its target
+                p.relay = !insert(targets, p.client) || !insert(targets, p.upstream) || !insert(socks, p.upstream);
+                if (p.relay) {
+                    unmap(p); // nothing was redirected yet
+                } else {
+                    insert(socks, p.client); // refused: the client's bytes are relayed, the upstream's spliced
+                    SpliceSockets.kick(uFd);
+                    SpliceSockets.kick(cFd);
+                }
+            }
+            watch(p, p.client, id << 1);
+            watch(p, p.upstream, id << 1 | 1);
+            pairs.put(id, p);
+            if (p.relay) {
+                progress(p); // propagate the FIN the hand-off read
             }
         } catch (RuntimeException e) {
-            pairs.remove(id);
+            epoll.remove(cFd);
+            epoll.remove(uFd);
             unmap(p);
+            release(p);
+            if (touched) {
+                SpliceSockets.reset(cFd);
+                SpliceSockets.reset(uFd);
+                close(p.client);
+                close(p.upstream);
+            }
             throw e;
         }
         return p.handle;
     }
 
-    /** Writes {@code b} fully to {@code fd}, waiting for room if the socket is non-blocking. */
-    private static void writeAll(int fd, ByteBuffer b) {
-        if (b == null || !b.hasRemaining()) {
-            return;
+    private static void handOff(Side s, int to, long deadline, String what) {
+        SpliceSockets.Drained d = SpliceSockets.drain(s.fd, to, deadline, what);
+        s.handedOff = d.bytes();
+        if (d.eof()) {
+            s.eof = true;
+            s.eofAt = System.nanoTime();
         }
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment seg = arena.allocate(b.remaining());
-            MemorySegment.copy(MemorySegment.ofBuffer(b), 0, seg, 0, b.remaining());
-            long off = 0;
-            while (off < seg.byteSize()) {
-                long n = Libc.send(fd, seg.asSlice(off), Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT);
-                if (n == -Errno.EAGAIN.code()) {
-                    waitWritable(fd, arena);
-                } else if (n == -Errno.EINTR.code()) {
-                    continue;
-                } else if (n < 0) {
-                    throw Errors.of("send", "fd " + fd + " (bytes read before the splice)", (int) -n, Errors.Op.SOCKET);
-                } else {
-                    off += n;
-                }
-            }
-            b.position(b.limit());
-        }
-    }
-
-    private static void waitWritable(int fd, Arena arena) {
-        MemorySegment pfd = arena.allocate(8, 4);
-        pfd.set(JAVA_INT, 0, fd);
-        pfd.set(JAVA_SHORT, 4, Libc.POLLOUT);
-        Libc.poll(pfd, 1000);
     }
 
     /**
-     * Makes the kernel run the verdict over data already queued on {@code fd}: setting
-     * SO_RCVLOWAT (to its current value) calls the socket's data-ready hook, which the psock
-     * replaced with its verdict reader.
+     * Inserts a side; false if the kernel refused it because its peer has just closed (the TCP
+     * state left ESTABLISHED during the hand-off).
      */
-    private static void kick(int fd) {
-        long low = SockOpt.getInt(fd, Libc.SO_RCVLOWAT);
-        int v = SockOpt.failed(low) ? 1 : (int) low;
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment val = a.allocate(JAVA_INT);
-            val.set(JAVA_INT, 0, v);
-            Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_RCVLOWAT, val, 4);
+    private static boolean insert(SockHash<Long> map, Side s) {
+        try {
+            map.put(s.cookie, s.fd, UpdateFlag.NOEXIST);
+            return true;
+        } catch (UnsupportedSocketException e) {
+            if (SpliceSockets.tcpState(s.fd) == SpliceSockets.TCP_CLOSE_WAIT) {
+                return false;
+            }
+            throw e;
         }
+    }
+
+    /** Watches a side: for data and end of stream, or, once it ended, for errors only. */
+    private void watch(Pair p, Side s, long data) {
+        int r = epoll.add(s.fd, s.eof ? Epoll.EPOLLET : Epoll.EPOLLIN | Epoll.EPOLLRDHUP, data);
+        if (r < 0) {
+            throw Errors.of("epoll_ctl", "spliced pair " + p.id, -r, Errors.Op.GENERIC);
+        }
+    }
+
+    /** Claims both cookies for {@code p}, or throws if either is in a live pair (nothing touched). */
+    private void reserve(Pair p) {
+        Pair other = byCookie.putIfAbsent(p.client.cookie, p);
+        if (other != null) {
+            throw new IllegalArgumentException("the client socket is already spliced (" + other.handle + ")");
+        }
+        other = byCookie.putIfAbsent(p.upstream.cookie, p);
+        if (other != null) {
+            byCookie.remove(p.client.cookie, p);
+            throw new IllegalArgumentException("the upstream socket is already spliced (" + other.handle + ")");
+        }
+    }
+
+    private void release(Pair p) {
+        byCookie.remove(p.client.cookie, p);
+        byCookie.remove(p.upstream.cookie, p);
     }
 
     // ---- the watcher ----
@@ -279,6 +337,7 @@ public final class Splicer implements AutoCloseable {
         final SocketChannel channel;
         final long cookie;
         long handedBase;
+        volatile long handedOff; // bytes moved in user space: queued before the splice, passed, or relayed
         boolean eof;          // this side sent FIN
         boolean shutdownSent; // we shut down this side's output
         long eofAt;
@@ -295,6 +354,7 @@ public final class Splicer implements AutoCloseable {
         final Side client;
         final Side upstream;
         final SplicedPair handle;
+        boolean relay; // not in the maps: the watcher copies (a side ended during the hand-off)
         boolean ended;
 
         Pair(long id, Side client, Side upstream, SplicedPair handle) {
@@ -320,7 +380,7 @@ public final class Splicer implements AutoCloseable {
                     }
                     Pair p = pairs.get(data >>> 1);
                     if (p != null) {
-                        onReadable(p, (data & 1) == 0, buf);
+                        onEvent(p, (data & 1) == 0, buf);
                     }
                 }
                 if (draining) {
@@ -338,59 +398,67 @@ public final class Splicer implements AutoCloseable {
         return from.eof && !to.shutdownSent;
     }
 
-    /** One side is readable: EOF, a reset, or data the verdict passed to user space. */
-    private void onReadable(Pair p, boolean clientSide, MemorySegment buf) {
+    /** One side is readable (EOF, an error, or data the verdict passed to user space) or failed. */
+    private void onEvent(Pair p, boolean clientSide, MemorySegment buf) {
         synchronized (p) {
             if (p.ended) {
                 return;
             }
             Side from = clientSide ? p.client : p.upstream;
             Side to = clientSide ? p.upstream : p.client;
-            if (from.eof) {
+            if (from.eof) { // watched for errors only (edge-triggered): a reset after its FIN
+                int err = SpliceSockets.pendingError(from.fd);
+                if (err != 0) {
+                    endOnError(p, from, err);
+                }
                 return;
             }
             long r = Libc.recv(from.fd, buf, Libc.MSG_DONTWAIT);
-            if (r > 0) { // passed to user space (no partner at that moment): forward it in order
+            if (r > 0) { // passed to user space (no partner, or a relayed pair): forward it in order
                 if (!forward(to.fd, buf.asSlice(0, r))) {
                     end(p, SplicedPair.End.RESET);
+                } else {
+                    from.handedOff += r;
                 }
                 return;
             }
             if (r == -Errno.EAGAIN.code() || r == -Errno.EINTR.code()) {
                 return;
             }
-            if (r == -Errno.EPIPE.code()) {
-                return; // a transmit error the redirect path reported (and recv just cleared)
-            }
             if (r < 0) {
-                end(p, SplicedPair.End.RESET);
+                endOnError(p, from, (int) -r);
                 return;
             }
             from.eof = true;
             from.eofAt = System.nanoTime();
-            epoll.remove(from.fd);
+            epoll.modify(from.fd, Epoll.EPOLLET, p.id << 1 | (clientSide ? 0 : 1));
             progress(p);
         }
     }
 
+    /**
+     * A side failed: a reset from its peer (ECONNRESET), or EPIPE, which the kernel reports when
+     * it could not hand redirected data to this socket's TCP and stopped redirecting to it: the
+     * stream is broken either way, so both sides are reset.
+     */
+    private void endOnError(Pair p, Side s, int errno) {
+        if (errno == Errno.EPIPE.code()) {
+            Side o = s == p.client ? p.upstream : p.client;
+            LOG.log(System.Logger.Level.WARNING, "sockmap4j: pair {0}: the kernel stopped redirecting to the {1} "
+                    + "socket (EPIPE); resetting both sides [state {2}, eof {3}/{4}, shut {5}/{6}, redirected to it {7},"
+                    + " handed {8}]", p.id, s == p.client ? "client" : "upstream", SpliceSockets.tcpState(s.fd),
+                    s.eof, o.eof, s.shutdownSent, o.shutdownSent, peers.bytes(o.cookie),
+                    TcpQueues.handedToTcp(s.fd) - s.handedBase);
+        }
+        end(p, SplicedPair.End.RESET);
+    }
+
     private static boolean forward(int fd, MemorySegment data) {
-        try (Arena arena = Arena.ofConfined()) {
-            long off = 0;
-            long deadline = System.nanoTime() + DRAIN_TIMEOUT_NANOS;
-            while (off < data.byteSize()) {
-                long n = Libc.send(fd, data.asSlice(off), Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT);
-                if (n == -Errno.EAGAIN.code()) {
-                    if (System.nanoTime() > deadline) {
-                        return false;
-                    }
-                    waitWritable(fd, arena);
-                } else if (n < 0 && n != -Errno.EINTR.code()) {
-                    return false;
-                } else if (n > 0) {
-                    off += n;
-                }
-            }
+        try {
+            SpliceSockets.writeAll(fd, data, System.nanoTime() + DRAIN_TIMEOUT_NANOS, "fd " + fd);
             return true;
+        } catch (BpfException e) {
+            return false;
         }
     }
 
@@ -417,6 +485,11 @@ public final class Splicer implements AutoCloseable {
         long redirected = Math.max(0, peers.bytes(from.cookie));
         long handed = TcpQueues.handedToTcp(to.fd);
         if (handed >= 0 && to.handedBase >= 0 && handed - to.handedBase < redirected) {
+            int err = SpliceSockets.pendingError(to.fd);
+            if (err != 0) {
+                endOnError(p, to, err);
+                return false;
+            }
             if (System.nanoTime() - from.eofAt > DRAIN_TIMEOUT_NANOS) {
                 LOG.log(System.Logger.Level.WARNING, "sockmap4j: pair {0}: redirect backlog did not drain in 60 s",
                         p.id);
@@ -438,7 +511,12 @@ public final class Splicer implements AutoCloseable {
         if (p == null) {
             return -1;
         }
-        return Math.max(0, peers.bytes(clientToUpstream ? p.client.cookie : p.upstream.cookie));
+        return bytes(clientToUpstream ? p.client : p.upstream);
+    }
+
+    /** Bytes received on {@code s} and sent out of the other side: moved at hand-off plus redirected. */
+    private long bytes(Side s) {
+        return s.handedOff + Math.max(0, peers.bytes(s.cookie));
     }
 
     void end(long id, SplicedPair.End how) {
@@ -455,21 +533,24 @@ public final class Splicer implements AutoCloseable {
             return;
         }
         p.ended = true;
-        long c2u = Math.max(0, peers.bytes(p.client.cookie));
-        long u2c = Math.max(0, peers.bytes(p.upstream.cookie));
+        long c2u = bytes(p.client);
+        long u2c = bytes(p.upstream);
         epoll.remove(p.client.fd);
         epoll.remove(p.upstream.fd);
         if (how == SplicedPair.End.RESET) {
-            reset(p.client.fd);
-            reset(p.upstream.fd);
+            SpliceSockets.reset(p.client.fd);
+            SpliceSockets.reset(p.upstream.fd);
         }
         unmap(p);
+        synchronized (statsLock) { // stats() sees the pair either open or ended, never both or neither
+            closedC2u += c2u;
+            closedU2c += u2c;
+            closedPairs++;
+            pairs.remove(p.id);
+        }
         close(p.client);
         close(p.upstream);
-        pairs.remove(p.id);
-        closedPairs.incrementAndGet();
-        closedC2u.addAndGet(c2u);
-        closedU2c.addAndGet(u2c);
+        release(p);
         p.handle.done.complete(new SplicedPair.Result(how, c2u, u2c));
     }
 
@@ -482,16 +563,6 @@ public final class Splicer implements AutoCloseable {
                 // the socket may have closed already: its entries left by themselves
             }
             peers.delete(cookie);
-        }
-    }
-
-    /** Makes close() send RST: SO_LINGER {on, 0 s}. */
-    private static void reset(int fd) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment l = a.allocate(8, 4);
-            l.set(JAVA_INT, 0, 1);
-            l.set(JAVA_INT, 4, 0);
-            Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_LINGER, l, 8);
         }
     }
 
@@ -509,13 +580,15 @@ public final class Splicer implements AutoCloseable {
 
     /** Pairs open and ended, and bytes moved each way (ended pairs plus the open ones so far). */
     public Stats stats() {
-        long c2u = closedC2u.get();
-        long u2c = closedU2c.get();
-        for (Pair p : pairs.values()) {
-            c2u += Math.max(0, peers.bytes(p.client.cookie));
-            u2c += Math.max(0, peers.bytes(p.upstream.cookie));
+        synchronized (statsLock) {
+            long c2u = closedC2u;
+            long u2c = closedU2c;
+            for (Pair p : pairs.values()) {
+                c2u += bytes(p.client);
+                u2c += bytes(p.upstream);
+            }
+            return new Stats(pairs.size(), closedPairs, c2u, u2c);
         }
-        return new Stats(pairs.size(), closedPairs.get(), c2u, u2c);
     }
 
     /** Ends every pair ({@link SplicedPair.End#CLOSED}), stops the watcher, detaches. Idempotent. */

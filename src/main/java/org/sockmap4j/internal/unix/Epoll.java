@@ -25,8 +25,10 @@ public final class Epoll implements AutoCloseable {
     public static final int EPOLLERR = 0x008;
     public static final int EPOLLHUP = 0x010;
     public static final int EPOLLRDHUP = 0x2000;
+    public static final int EPOLLET = 1 << 31;
     private static final int EPOLL_CTL_ADD = 1;
     private static final int EPOLL_CTL_DEL = 2;
+    private static final int EPOLL_CTL_MOD = 3;
     private static final int EPOLL_CLOEXEC = 0x80000;
     private static final int EFD_CLOEXEC = 0x80000;
 
@@ -87,12 +89,21 @@ public final class Epoll implements AutoCloseable {
 
     /** Watches {@code fd} for {@code mask}, reporting {@code data}. */
     public int add(int fd, int mask, long data) {
+        return ctl(EPOLL_CTL_ADD, fd, mask, data);
+    }
+
+    /** Changes what {@code fd} is watched for (EPOLLERR and EPOLLHUP are always reported). */
+    public int modify(int fd, int mask, long data) {
+        return ctl(EPOLL_CTL_MOD, fd, mask, data);
+    }
+
+    private int ctl(int op, int fd, int mask, long data) {
         MemorySegment c = Scratch.get().capture;
         try (Arena a = Arena.ofConfined()) {
             MemorySegment ev = a.allocate(EVENT);
             ev.set(JAVA_INT, 0, mask);
             ev.set(JAVA_LONG_UNALIGNED, 4, data);
-            int r = (int) CTL.invokeExact(c, epfd, EPOLL_CTL_ADD, fd, ev);
+            int r = (int) CTL.invokeExact(c, epfd, op, fd, ev);
             return r < 0 ? -Syscall.errno(c) : r;
         } catch (Throwable t) {
             throw new AssertionError(t);
