@@ -64,15 +64,6 @@ final class SpliceSockets {
         }
     }
 
-    /** Bytes waiting in the receive queue (SIOCINQ), or -errno. */
-    static long queued(int fd) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment n = a.allocate(JAVA_INT);
-            int r = Libc.ioctl(fd, Libc.FIONREAD, n);
-            return r < 0 ? r : n.get(JAVA_INT, 0);
-        }
-    }
-
     /** Writes {@code b} fully to {@code fd}, waiting for room until {@code deadline} (nanoTime). */
     static void writeAll(int fd, ByteBuffer b, long deadline, String what) {
         if (b == null || !b.hasRemaining()) {
@@ -112,44 +103,6 @@ final class SpliceSockets {
             }
         }
     }
-
-    /**
-     * Moves what is queued on {@code from} to {@code to} until the receive queue is empty (EAGAIN).
-     * Reading to empty is what makes the splice exact: the kernel's verdict reader takes whole
-     * queued segments and ignores how much of one was already read, and TCP may append new data
-     * to the last queued segment at any time, so no byte count read "up to here" is safe; an
-     * empty queue is. Stops at end of stream too. Bounded by {@code deadline}.
-     */
-    static Drained drain(int from, int to, long deadline, String what) {
-        long moved = 0;
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocate(BUF);
-            while (true) {
-                long r = Libc.recv(from, buf, Libc.MSG_DONTWAIT);
-                if (r == -Errno.EINTR.code()) {
-                    continue;
-                }
-                if (r == -Errno.EAGAIN.code()) {
-                    return new Drained(moved, false);
-                }
-                if (r == 0) {
-                    return new Drained(moved, true);
-                }
-                if (r < 0) {
-                    throw Errors.of("recv", what, (int) -r, Errors.Op.SOCKET);
-                }
-                writeAll(to, buf.asSlice(0, r), deadline, what, arena);
-                moved += r;
-                if (System.nanoTime() > deadline) {
-                    throw new BpfException("recv", what, Errno.ETIMEDOUT.code(),
-                            "the sender never paused long enough to hand the socket to the kernel");
-                }
-            }
-        }
-    }
-
-    /** What {@link #drain} moved, and whether it reached end of stream (the peer's FIN). */
-    record Drained(long bytes, boolean eof) {}
 
     private static void waitWritable(int fd, Arena arena) {
         MemorySegment pfd = arena.allocate(8, 4);

@@ -232,11 +232,13 @@ public final class Splicer implements AutoCloseable {
         try {
             long deadline = System.nanoTime() + HANDOFF_TIMEOUT_NANOS;
             touched = true;
-            SpliceSockets.writeAll(uFd, toUpstream, deadline, "upstream fd " + uFd + " (bytes read before the splice)");
-            SpliceSockets.writeAll(cFd, toClient, deadline, "client fd " + cFd + " (bytes read before the splice)");
-            // what is queued now goes through user space, to an empty queue; the rest through the verdict
-            handOff(p.client, uFd, deadline, "client fd " + cFd + " (queued before the splice)");
-            handOff(p.upstream, cFd, deadline, "upstream fd " + uFd + " (queued before the splice)");
+            // pending bytes first, then what is queued, both ways, until each queue was read to
+            // empty: from then on the verdict sees only whole segments nobody read
+            try (Arena arena = Arena.ofConfined()) {
+                HandOffPump.Side[] moved = HandOffPump.run(cFd, toUpstream, uFd, toClient, deadline, arena);
+                handedOff(p.client, moved[0]);
+                handedOff(p.upstream, moved[1]);
+            }
             p.client.handedBase = TcpQueues.handedToTcp(cFd);
             p.upstream.handedBase = TcpQueues.handedToTcp(uFd);
             // a side that already sent FIN cannot enter a socket map (the kernel takes ESTABLISHED
@@ -279,10 +281,9 @@ public final class Splicer implements AutoCloseable {
         return p.handle;
     }
 
-    private static void handOff(Side s, int to, long deadline, String what) {
-        SpliceSockets.Drained d = SpliceSockets.drain(s.fd, to, deadline, what);
-        s.handedOff = d.bytes();
-        if (d.eof()) {
+    private static void handedOff(Side s, HandOffPump.Side moved) {
+        s.handedOff = moved.moved;
+        if (moved.eof) {
             s.eof = true;
             s.eofAt = System.nanoTime();
         }

@@ -109,20 +109,33 @@ final class BenchCommand {
         }
     }
 
-    @Command(name = "proxy", description = "The same loopback transfers direct, through a copy proxy and through a "
-            + "splice proxy: throughput, small-message latency and the proxy's CPU time.")
+    @Command(name = "proxy", description = "The same loopback transfers direct, through a copy proxy and through "
+            + "splice proxies (skb_verdict; stream_parser): bulk throughput and CPU per connection count, round-trip "
+            + "latency per message size, and where each mode wins.")
     static final class Proxy implements Callable<Integer> {
-        @Option(names = "--connections", defaultValue = "16", description = "Concurrent connections (default "
-                + "${DEFAULT-VALUE}).")
-        int connections;
+        @Option(names = "--connections", defaultValue = "1,16,64", split = ",", description = "Connection counts "
+                + "for the bulk runs (default ${DEFAULT-VALUE}).")
+        List<Integer> connections;
 
-        @Option(names = "--bytes", defaultValue = "268435456", description = "Bytes in all, sent and echoed back "
-                + "(default ${DEFAULT-VALUE}, 256 MiB).")
+        @Option(names = "--bytes", defaultValue = "268435456", description = "Bytes each way per bulk run, split "
+                + "over the connections (default ${DEFAULT-VALUE}, 256 MiB).")
         long bytes;
 
-        @Option(names = "--pings", defaultValue = "20000", description = "64-byte round trips for the latency "
-                + "figures (default ${DEFAULT-VALUE}).")
+        @Option(names = "--sizes", defaultValue = "64,4096,65536,1048576", split = ",", description = "Message "
+                + "sizes for the round trips (default ${DEFAULT-VALUE}).")
+        List<Integer> sizes;
+
+        @Option(names = "--pings", defaultValue = "20000", description = "64-byte round trips; bigger messages get "
+                + "proportionally fewer, at least 200 (default ${DEFAULT-VALUE}).")
         int pings;
+
+        @Option(names = "--sockbuf", defaultValue = "0", paramLabel = "BYTES", description = "SO_SNDBUF/SO_RCVBUF "
+                + "of the proxies' sockets (default: autotuning).")
+        int sockbuf;
+
+        @Option(names = "--modes", defaultValue = "direct,copy,splice,splice-parser", split = ",", description =
+                "Which to run, of direct, copy, splice, splice-parser (default ${DEFAULT-VALUE}).")
+        List<String> modes;
 
         @Option(names = "--json", description = "Print JSON.")
         boolean json;
@@ -132,43 +145,38 @@ final class BenchCommand {
 
         @Override
         public Integer call() throws Exception {
-            if (connections < 1 || connections > 4096) {
-                throw new Errors.UserError("--connections must be 1..4096");
+            List<ProxyBench.Mode> chosen = new java.util.ArrayList<>();
+            for (String m : modes) {
+                chosen.add(ProxyBench.Mode.all(sockbuf).stream().filter(x -> x.name().equals(m)).findFirst()
+                        .orElseThrow(() -> new Errors.UserError("--modes: unknown mode '" + m
+                                + "'; choose from direct, copy, splice, splice-parser")));
             }
-            if (bytes < connections || bytes > (64L << 30)) {
+            for (int c : connections) {
+                if (c < 1 || c > 4096) {
+                    throw new Errors.UserError("--connections must be 1..4096, got " + c);
+                }
+            }
+            for (int s : sizes) {
+                if (s < 1 || s > (64 << 20)) {
+                    throw new Errors.UserError("--sizes must be 1..67108864, got " + s);
+                }
+            }
+            long most = connections.stream().mapToLong(Integer::longValue).max().orElse(1);
+            if (bytes < most || bytes > (64L << 30)) {
                 throw new Errors.UserError("--bytes must be at least one per connection and at most 64 GiB");
             }
             if (pings < 100 || pings > 10_000_000) {
                 throw new Errors.UserError("--pings must be 100..10000000");
             }
+            if (sockbuf < 0 || sockbuf > (1 << 30)) {
+                throw new Errors.UserError("--sockbuf must be 0..1073741824");
+            }
             Privileges.require("sockmap bench proxy");
-            List<ProxyBench.Row> rows = new java.util.ArrayList<>();
-            try (ProxyBench b = new ProxyBench()) {
-                for (String mode : new String[] {"direct", "copy", "splice"}) {
-                    System.err.println("bench proxy: " + mode + " ...");
-                    rows.add(b.run(mode, connections, bytes / connections, pings));
-                }
-            }
+            ProxyBench.Result r = ProxyBench.run(chosen, connections, bytes, sizes, pings);
             if (json) {
-                StringBuilder sb = new StringBuilder("{\"connections\":").append(connections).append(",\"bytes\":")
-                        .append(bytes).append(",\"rows\":[");
-                for (int i = 0; i < rows.size(); i++) {
-                    ProxyBench.Row r = rows.get(i);
-                    sb.append(i == 0 ? "" : ",").append(String.format(Locale.ROOT,
-                            "{\"mode\":\"%s\",\"gbps\":%.3f,\"mean_us\":%.2f,\"p99_us\":%.2f,\"proxy_cpu_s\":%.2f}",
-                            r.mode(), r.gbps(), r.meanUs(), r.p99Us(), r.proxyCpuSeconds()));
-                }
-                System.out.println(sb.append("]}"));
-                return 0;
-            }
-            System.out.printf(Locale.ROOT, "loopback, %d connections, %d MiB each way in all; latency: %d round trips "
-                    + "of 64 B on one connection%n", connections, bytes >> 20, pings);
-            System.out.printf(Locale.ROOT, "%-8s %10s %12s %12s %14s%n", "mode", "Gb/s", "mean us", "p99 us",
-                    "proxy CPU s");
-            for (ProxyBench.Row r : rows) {
-                System.out.printf(Locale.ROOT, "%-8s %10.2f %12.1f %12.1f %14s%n", r.mode(), r.gbps(), r.meanUs(),
-                        r.p99Us(), r.mode().equals("direct") ? "-" : String.format(Locale.ROOT, "%.2f",
-                                r.proxyCpuSeconds()));
+                System.out.println(ProxyBenchReport.json(r, bytes));
+            } else {
+                ProxyBenchReport.text(System.out, r, bytes);
             }
             return 0;
         }

@@ -23,6 +23,9 @@ import picocli.CommandLine.Option;
 final class ProxyCommand implements Callable<Integer> {
     enum Mode { splice, copy }
 
+    /** Splice framing, in the kernel's words: skb_verdict alone, or stream_parser + stream_verdict. */
+    enum Framing { skb_verdict, stream_parser }
+
     @Option(names = "--listen", required = true, paramLabel = "HOST:PORT", description = "Address to listen on.")
     String listen;
 
@@ -32,6 +35,14 @@ final class ProxyCommand implements Callable<Integer> {
     @Option(names = "--mode", defaultValue = "copy", description = "splice (kernel, no byte through the JVM; needs "
             + "root) or copy (Java relay); default ${DEFAULT-VALUE}.")
     Mode mode;
+
+    @Option(names = "--framing", defaultValue = "skb_verdict", description = "splice mode: skb_verdict (a verdict "
+            + "per received skb, Linux 5.13+) or stream_parser (parser + stream_verdict); default ${DEFAULT-VALUE}.")
+    Framing framing;
+
+    @Option(names = "--sockbuf", paramLabel = "BYTES", description = "Set SO_SNDBUF and SO_RCVBUF of the proxy's "
+            + "sockets (default: the kernel's autotuning).")
+    int sockbuf;
 
     @Option(names = "--duration", paramLabel = "SECONDS", description = "Stop after this many seconds.")
     long duration;
@@ -59,8 +70,15 @@ final class ProxyCommand implements Callable<Integer> {
             Privileges.require("sockmap proxy --mode splice");
             KernelFeatures.probe().require(KernelFeatures.Feature.ATTACH_SK_SKB_VERDICT);
         }
+        if (sockbuf < 0 || sockbuf > (1 << 30)) {
+            throw new Errors.UserError("--sockbuf must be 0..1073741824");
+        }
         try (ServerSocketChannel server = ServerSocketChannel.open();
-             Splicer splicer = mode == Mode.splice ? Splicer.create() : null) {
+             Splicer splicer = mode == Mode.splice ? Splicer.builder().framing(framing == Framing.skb_verdict
+                     ? Splicer.Framing.SKB_VERDICT : Splicer.Framing.STREAM_PARSER).create() : null) {
+            if (sockbuf > 0) {
+                server.setOption(java.net.StandardSocketOptions.SO_RCVBUF, sockbuf); // inherited by accepted sockets
+            }
             this.splicer = splicer;
             try {
                 server.bind(from, 1024);
@@ -69,7 +87,7 @@ final class ProxyCommand implements Callable<Integer> {
             }
             Thread acceptor = Thread.ofVirtual().start(() -> accept(server, to));
             Runner.runUntilStopped("ready proxy listen=" + hostPort((InetSocketAddress) server.getLocalAddress())
-                    + " upstream=" + hostPort(to) + " mode=" + mode,
+                    + " upstream=" + hostPort(to) + " mode=" + mode + (mode == Mode.splice ? " framing=" + framing : ""),
                     duration, () -> "connections " + connections.get() + "  bytes " + bytes());
             server.close();
             acceptor.join(2000);
@@ -96,11 +114,28 @@ final class ProxyCommand implements Callable<Integer> {
         }
     }
 
+    private SocketChannel connect(SocketChannel client, InetSocketAddress to) throws IOException {
+        SocketChannel up = SocketChannel.open();
+        try {
+            if (sockbuf > 0) {
+                for (SocketChannel c : new SocketChannel[] {client, up}) {
+                    c.setOption(java.net.StandardSocketOptions.SO_SNDBUF, sockbuf);
+                    c.setOption(java.net.StandardSocketOptions.SO_RCVBUF, sockbuf);
+                }
+            }
+            up.connect(to);
+            return up;
+        } catch (IOException e) {
+            up.close();
+            throw e;
+        }
+    }
+
     private void relay(SocketChannel client, InetSocketAddress to) {
         if (splicer != null) {
             SocketChannel up = null;
             try {
-                up = SocketChannel.open(to);
+                up = connect(client, to);
                 splicer.splice(client, up); // the Splicer owns and closes both from here on
             } catch (IOException | RuntimeException e) {
                 closeQuietly(client);
@@ -108,7 +143,7 @@ final class ProxyCommand implements Callable<Integer> {
             }
             return;
         }
-        try (client; SocketChannel up = SocketChannel.open(to)) {
+        try (client; SocketChannel up = connect(client, to)) {
             Thread back = Thread.ofVirtual().start(() -> copy(up, client));
             copy(client, up);
             back.join();

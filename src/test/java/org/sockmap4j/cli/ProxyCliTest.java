@@ -34,7 +34,7 @@ class ProxyCliTest {
     private static final int MIB = 1 << 20;
     /** {@code ready proxy listen=ADDRESS upstream=ADDRESS mode=copy}; ADDRESS possibly with a leading '/'. */
     private static final Pattern READY =
-            Pattern.compile("ready proxy listen=/?(127\\.0\\.0\\.1):(\\d+) upstream=/?127\\.0\\.0\\.1:(\\d+) mode=(copy|splice)");
+            Pattern.compile("ready proxy listen=/?(127\\.0\\.0\\.1):(\\d+) upstream=/?127\\.0\\.0\\.1:(\\d+) mode=(copy|splice)(?: framing=(skb_verdict|stream_parser))?");
 
     private ServerSocketChannel echo;
     private Thread echoAcceptor;
@@ -137,17 +137,19 @@ class ProxyCliTest {
         }
     }
 
-    @Test
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"skb_verdict", "stream_parser"})
     @org.sockmap4j.testing.Privileged
     @Timeout(90)
-    void spliceModeRelaysOneMebibyteIntactThroughTheKernel() throws Exception {
+    void spliceModeRelaysOneMebibyteIntactThroughTheKernel(String framing) throws Exception {
         byte[] data = new byte[MIB];
         new Random(42).nextBytes(data);
         try (ChildProcess cli = Cli.start("proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:" + echoPort(),
-                "--mode", "splice", "--duration", "60")) {
+                "--mode", "splice", "--framing", framing, "--sockbuf", "262144", "--duration", "60")) {
             String ready = cli.readLine(T);
             Matcher m = READY.matcher(ready);
             assertThat(m.matches()).as("ready line '%s'", ready).isTrue();
+            assertThat(m.group(5)).isEqualTo(framing);
             int port = Integer.parseInt(m.group(2));
             assertThat(port).isPositive();
             assertThat(Integer.parseInt(m.group(3))).isEqualTo(echoPort());

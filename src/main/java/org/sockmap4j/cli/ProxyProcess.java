@@ -1,0 +1,79 @@
+package org.sockmap4j.cli;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A {@code sockmap proxy} child process for {@code bench proxy}: its own process so that its CPU
+ * time can be read from {@code /proc/PID/stat}, and the byte count it prints when stopped tells
+ * how much it moved.
+ */
+final class ProxyProcess implements AutoCloseable {
+    private static final Pattern READY = Pattern.compile("ready proxy listen=[^ ]*:(\\d+) ");
+    private static final Pattern STOPPED = Pattern.compile("stopped connections=(\\d+) bytes=(\\d+)");
+
+    private final Process process;
+    private final BufferedReader out;
+    private final int port;
+
+    /** Starts {@code proxy --mode MODE [extra...]} in front of {@code upstreamPort}. */
+    ProxyProcess(int upstreamPort, List<String> modeArgs) throws IOException {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED",
+                "--add-exports", "java.base/sun.nio.ch=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                Main.class.getName(), "proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:" + upstreamPort));
+        cmd.addAll(modeArgs);
+        process = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+        String line = out.readLine();
+        Matcher m = line == null ? null : READY.matcher(line);
+        if (m == null || !m.find()) {
+            process.destroyForcibly();
+            throw new Errors.UserError("the proxy did not start: " + line);
+        }
+        port = Integer.parseInt(m.group(1));
+    }
+
+    int port() {
+        return port;
+    }
+
+    /** utime + stime so far, in clock ticks (USER_HZ, 100 on Linux). */
+    long cpuTicks() throws IOException {
+        String stat = Files.readString(Path.of("/proc/" + process.pid() + "/stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+    }
+
+    /** Stops the proxy (SIGTERM: it detaches and exits) and returns the bytes it says it moved, or -1. */
+    long stop() throws IOException, InterruptedException {
+        process.toHandle().destroy(); // SIGTERM; Process.destroy() would also close our end of its stdout
+        long bytes = -1;
+        for (String line; (line = out.readLine()) != null;) {
+            Matcher m = STOPPED.matcher(line);
+            if (m.matches()) {
+                bytes = Long.parseLong(m.group(2));
+            }
+        }
+        if (!process.waitFor(10, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+        }
+        return bytes;
+    }
+
+    @Override
+    public void close() {
+        if (process.isAlive()) {
+            process.destroyForcibly();
+        }
+    }
+}
