@@ -253,6 +253,8 @@ public final class Splicer implements AutoCloseable {
                 p.relay = !insert(targets, p.client) || !insert(targets, p.upstream) || !insert(socks, p.upstream);
                 if (p.relay) {
                     unmap(p); // nothing was redirected yet
+                    p.client.spliced = false;
+                    p.upstream.spliced = false;
                 } else {
                     insert(socks, p.client); // refused: the client's bytes are relayed, the upstream's spliced
                     SpliceSockets.kick(uFd);
@@ -293,9 +295,10 @@ public final class Splicer implements AutoCloseable {
      * Inserts a side; false if the kernel refused it because its peer has just closed (the TCP
      * state left ESTABLISHED during the hand-off).
      */
-    private static boolean insert(SockHash<Long> map, Side s) {
+    private boolean insert(SockHash<Long> map, Side s) {
         try {
             map.put(s.cookie, s.fd, UpdateFlag.NOEXIST);
+            s.spliced |= map == socks;
             return true;
         } catch (UnsupportedSocketException e) {
             if (SpliceSockets.tcpState(s.fd) == SpliceSockets.TCP_CLOSE_WAIT) {
@@ -305,9 +308,14 @@ public final class Splicer implements AutoCloseable {
         }
     }
 
-    /** Watches a side: for data and end of stream, or, once it ended, for errors only. */
+    /**
+     * Watches a side: a spliced side for end of stream (EPOLLRDHUP: the psock wakes EPOLLIN
+     * waiters for every skb it redirects, which would cost the watcher a wake-up per skb); a
+     * relayed side for data too; a side that ended for errors only (edge-triggered).
+     */
     private void watch(Pair p, Side s, long data) {
-        int r = epoll.add(s.fd, s.eof ? Epoll.EPOLLET : Epoll.EPOLLIN | Epoll.EPOLLRDHUP, data);
+        int mask = s.eof ? Epoll.EPOLLET : s.spliced ? Epoll.EPOLLRDHUP : Epoll.EPOLLIN | Epoll.EPOLLRDHUP;
+        int r = epoll.add(s.fd, mask, data);
         if (r < 0) {
             throw Errors.of("epoll_ctl", "spliced pair " + p.id, -r, Errors.Op.GENERIC);
         }
@@ -338,6 +346,7 @@ public final class Splicer implements AutoCloseable {
         final SocketChannel channel;
         final long cookie;
         long handedBase;
+        boolean spliced;      // in socks: the verdict redirects what it receives
         volatile long handedOff; // bytes moved in user space: queued before the splice, passed, or relayed
         boolean eof;          // this side sent FIN
         boolean shutdownSent; // we shut down this side's output

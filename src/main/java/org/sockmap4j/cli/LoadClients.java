@@ -80,54 +80,86 @@ final class LoadClients {
         }
     }
 
+    /** Something to do once every connection is up, before the bulk data flows (a CPU snapshot). */
+    interface Ready {
+        void ready() throws IOException;
+    }
+
     /**
      * {@code connections} connections each send {@code bytes} and read them back, concurrently;
-     * returns the seconds it took.
+     * returns the seconds the transfer took. Each connection first echoes one byte, so a proxy has
+     * set it up (a splice proxy: handed it to the kernel) before {@code ready} runs and the
+     * transfer starts; {@code done} runs when the last byte is back, before the connections
+     * close: the figures are those of established connections.
      */
-    static double bulk(InetSocketAddress target, int connections, long bytes) throws Exception {
-        List<Thread> threads = new ArrayList<>();
-        List<Throwable> failures = new ArrayList<>();
-        long t0 = System.nanoTime();
-        for (int i = 0; i < connections; i++) {
-            SocketChannel c = SocketChannel.open(target);
-            threads.add(Thread.ofPlatform().start(() -> {
-                try (c) {
+    static double bulk(InetSocketAddress target, int connections, long bytes, Ready ready, Ready done)
+            throws Exception {
+        List<SocketChannel> channels = new ArrayList<>();
+        try {
+            for (int i = 0; i < connections; i++) {
+                SocketChannel c = SocketChannel.open(target);
+                channels.add(c);
+                c.write(ByteBuffer.wrap(PATTERN, 0, 1));
+            }
+            ByteBuffer one = ByteBuffer.allocate(1);
+            for (SocketChannel c : channels) {
+                if (c.read(one.clear()) != 1) {
+                    throw new IOException("no echo of the first byte");
+                }
+                check(one.array(), 1, 0);
+            }
+            ready.ready();
+            long t0 = System.nanoTime();
+            List<Thread> threads = new ArrayList<>();
+            List<Throwable> failures = new ArrayList<>();
+            for (SocketChannel c : channels) {
+                threads.add(Thread.ofPlatform().start(() -> guard(failures, () -> {
                     ByteBuffer b = ByteBuffer.allocate(CHUNK);
                     for (long got = 0; got < bytes;) {
-                        int n = c.read(b.clear());
+                        int n = c.read(b.clear().limit((int) Math.min(CHUNK, bytes - got)));
                         if (n < 0) {
                             throw new IOException("closed after " + got + " bytes");
                         }
-                        check(b.array(), n, got);
+                        check(b.array(), n, 1 + got);
                         got += n;
                     }
-                } catch (Throwable t) {
-                    synchronized (failures) {
-                        failures.add(t);
-                    }
-                }
-            }));
-            threads.add(Thread.ofPlatform().start(() -> {
-                try {
+                })));
+                threads.add(Thread.ofPlatform().start(() -> guard(failures, () -> {
                     for (long sent = 0; sent < bytes;) {
-                        int from = (int) (sent % PERIOD);
+                        int from = (int) ((1 + sent) % PERIOD);
                         sent += c.write(ByteBuffer.wrap(PATTERN, from, (int) Math.min(CHUNK, bytes - sent)));
                     }
-                } catch (Throwable t) {
-                    synchronized (failures) {
-                        failures.add(t);
-                    }
+                })));
+            }
+            for (Thread t : threads) {
+                if (!t.join(Duration.ofMinutes(5))) {
+                    throw new Errors.UserError("a transfer did not finish in 5 minutes");
                 }
-            }));
-        }
-        for (Thread t : threads) {
-            if (!t.join(Duration.ofMinutes(5))) {
-                throw new Errors.UserError("a transfer did not finish in 5 minutes");
+            }
+            if (!failures.isEmpty()) {
+                throw new Errors.UserError("a transfer failed: " + failures.get(0));
+            }
+            double secs = (System.nanoTime() - t0) / 1e9;
+            done.ready(); // before the connections close: their teardown is not the transfer's cost
+            return secs;
+        } finally {
+            for (SocketChannel c : channels) {
+                c.close();
             }
         }
-        if (!failures.isEmpty()) {
-            throw new Errors.UserError("a transfer failed: " + failures.get(0));
+    }
+
+    private interface Io {
+        void run() throws IOException;
+    }
+
+    private static void guard(List<Throwable> failures, Io io) {
+        try {
+            io.run();
+        } catch (Throwable t) {
+            synchronized (failures) {
+                failures.add(t);
+            }
         }
-        return (System.nanoTime() - t0) / 1e9;
     }
 }

@@ -21,7 +21,7 @@ final class ProxyBenchReport {
                 "machine CPU s", "CPU s/GiB");
         for (ProxyBench.Bulk b : r.bulk()) {
             out.printf(Locale.ROOT, "%-14s %6d %9.2f %12s %14.2f %11.2f%n", b.mode(), b.connections(), b.gbps(),
-                    b.mode().equals("direct") ? "-" : String.format(Locale.ROOT, "%.2f", b.proxyCpuSeconds()),
+                    b.mode().equals("direct") ? "-" : String.format(Locale.ROOT, "%.3f", b.proxyCpuSeconds()),
                     b.machineCpuSeconds(), b.machineCpuSecondsPerGiB());
         }
         out.println();
@@ -44,6 +44,9 @@ final class ProxyBenchReport {
         out.println();
         for (String line : verdicts(r, sizes, byMode)) {
             out.println(line);
+        }
+        for (String w : r.warnings()) {
+            out.println("WARNING: " + w);
         }
     }
 
@@ -112,6 +115,10 @@ final class ProxyBenchReport {
             sb.append(i == 0 ? "" : ",").append(String.format(Locale.ROOT,
                     "{\"mode\":\"%s\",\"size\":%d,\"mean_us\":%.2f,\"p99_us\":%.2f}", p.mode(), p.size(), p.meanUs(),
                     p.p99Us()));
+        }
+        sb.append("],\"warnings\":[");
+        for (int i = 0; i < r.warnings().size(); i++) {
+            sb.append(i == 0 ? "" : ",").append('"').append(Json.escape(r.warnings().get(i))).append('"');
         }
         return sb.append("]}").toString();
     }

@@ -47,11 +47,23 @@ final class ProxyProcess implements AutoCloseable {
         return port;
     }
 
-    /** utime + stime so far, in clock ticks (USER_HZ, 100 on Linux). */
-    long cpuTicks() throws IOException {
-        String stat = Files.readString(Path.of("/proc/" + process.pid() + "/stat"));
-        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+    /**
+     * CPU time of every thread of the proxy so far, in nanoseconds, from each thread's
+     * {@code /proc/PID/task/TID/schedstat} ({@code /proc/PID/stat} rounds to 10 ms ticks).
+     */
+    long cpuNanos() throws IOException {
+        long total = 0;
+        try (var tasks = Files.list(Path.of("/proc/" + process.pid() + "/task"))) {
+            for (Path t : (Iterable<Path>) tasks::iterator) {
+                try {
+                    String first = Files.readString(t.resolve("schedstat")).trim().split(" ")[0];
+                    total += Long.parseLong(first);
+                } catch (IOException gone) {
+                    // the thread exited meanwhile
+                }
+            }
+        }
+        return total;
     }
 
     /** Stops the proxy (SIGTERM: it detaches and exits) and returns the bytes it says it moved, or -1. */
