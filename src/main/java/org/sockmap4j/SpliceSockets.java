@@ -126,6 +126,15 @@ final class SpliceSockets {
         }
     }
 
+    /** TCP_NODELAY on: what the kernel forwards goes out at once, not held back by Nagle's algorithm. */
+    static void noDelay(int fd) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment one = a.allocate(JAVA_INT);
+            one.set(JAVA_INT, 0, 1);
+            Libc.setsockopt(fd, Libc.IPPROTO_TCP, Libc.TCP_NODELAY, one, 4);
+        }
+    }
+
     /** Makes close() send RST: SO_LINGER {on, 0 s}. */
     static void reset(int fd) {
         try (Arena a = Arena.ofConfined()) {

@@ -85,6 +85,7 @@ public final class Splicer implements AutoCloseable {
     private long closedPairs;
     private long closedC2u;
     private long closedU2c;
+    private final boolean noDelay;
     private volatile boolean closed;
 
     /** Statistics of a Splicer: pairs open and ended, bytes each way (ended pairs plus open ones). */
@@ -102,7 +103,8 @@ public final class Splicer implements AutoCloseable {
         STREAM_PARSER
     }
 
-    private Splicer(int maxPairs, Framing framing) {
+    private Splicer(int maxPairs, Framing framing, boolean noDelay) {
+        this.noDelay = noDelay;
         BpfObject o = BpfObject.openBundled("splice");
         try {
             o.maxEntries("socks", 2 * maxPairs).maxEntries("targets", 2 * maxPairs).maxEntries("peers", 2 * maxPairs);
@@ -143,8 +145,19 @@ public final class Splicer implements AutoCloseable {
     public static final class Builder {
         private int maxPairs = 10_000;
         private Framing framing = Framing.SKB_VERDICT;
+        private boolean noDelay = true;
 
         private Builder() {}
+
+        /**
+         * Whether {@code splice} turns TCP_NODELAY on for both sockets (default true): a proxy
+         * should not delay what it forwards; with Nagle's algorithm on, the tail of each burst waits
+         * for the previous one's ACK (40 ms with delayed ACKs were measured on 1 MiB round trips).
+         */
+        public Builder noDelay(boolean noDelay) {
+            this.noDelay = noDelay;
+            return this;
+        }
 
         /** Concurrent pairs the maps hold (default 10,000; each pair takes two sockets). */
         public Builder maxPairs(int maxPairs) {
@@ -161,8 +174,9 @@ public final class Splicer implements AutoCloseable {
             return this;
         }
 
+        /** Loads the bundled splice program, sizes its maps and attaches it. */
         public Splicer create() {
-            return new Splicer(maxPairs, framing);
+            return new Splicer(maxPairs, framing, noDelay);
         }
     }
 
@@ -232,6 +246,10 @@ public final class Splicer implements AutoCloseable {
         try {
             long deadline = System.nanoTime() + HANDOFF_TIMEOUT_NANOS;
             touched = true;
+            if (noDelay) {
+                SpliceSockets.noDelay(cFd);
+                SpliceSockets.noDelay(uFd);
+            }
             // pending bytes first, then what is queued, both ways, until each queue was read to
             // empty: from then on the verdict sees only whole segments nobody read
             try (Arena arena = Arena.ofConfined()) {
@@ -551,13 +569,13 @@ public final class Splicer implements AutoCloseable {
             SpliceSockets.reset(p.client.fd);
             SpliceSockets.reset(p.upstream.fd);
         }
-        unmap(p);
         synchronized (statsLock) { // stats() sees the pair either open or ended, never both or neither
             closedC2u += c2u;
             closedU2c += u2c;
             closedPairs++;
             pairs.remove(p.id);
         }
+        unmap(p); // after: stats() of an open pair reads its counts from the peers entries
         close(p.client);
         close(p.upstream);
         release(p);

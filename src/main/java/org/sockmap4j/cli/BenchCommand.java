@@ -137,6 +137,10 @@ final class BenchCommand {
                 "Which to run, of direct, copy, splice, splice-parser (default ${DEFAULT-VALUE}).")
         List<String> modes;
 
+        @Option(names = "--rounds", defaultValue = "3", description = "Rounds, modes in turn within each; the "
+                + "tables show medians (default ${DEFAULT-VALUE}).")
+        int rounds;
+
         @Option(names = "--json", description = "Print JSON.")
         boolean json;
 
@@ -145,6 +149,9 @@ final class BenchCommand {
 
         @Override
         public Integer call() throws Exception {
+            if (rounds < 1 || rounds > 99) {
+                throw new Errors.UserError("--rounds must be 1..99");
+            }
             List<ProxyBench.Mode> chosen = new java.util.ArrayList<>();
             for (String m : modes) {
                 chosen.add(ProxyBench.Mode.all(sockbuf).stream().filter(x -> x.name().equals(m)).findFirst()
@@ -172,11 +179,11 @@ final class BenchCommand {
                 throw new Errors.UserError("--sockbuf must be 0..1073741824");
             }
             Privileges.require("sockmap bench proxy");
-            ProxyBench.Result r = ProxyBench.run(chosen, connections, bytes, sizes, pings);
+            ProxyBench.Result r = ProxyBench.run(chosen, connections, bytes, sizes, pings, rounds);
             if (json) {
-                System.out.println(ProxyBenchReport.json(r, bytes));
+                System.out.println(ProxyBenchReport.json(r, bytes, rounds));
             } else {
-                ProxyBenchReport.text(System.out, r, bytes);
+                ProxyBenchReport.text(System.out, r, bytes, rounds);
             }
             return 0;
         }

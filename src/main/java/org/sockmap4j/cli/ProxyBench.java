@@ -44,7 +44,41 @@ final class ProxyBench {
 
     private ProxyBench() {}
 
-    /** Runs everything; {@code bytes} in all each way per bulk run, split over the connections. */
+    /**
+     * Runs everything {@code rounds} times, the modes in turn within each round (so a noisy moment
+     * hits every mode alike), and reports each figure's median over the rounds.
+     */
+    static Result run(List<Mode> modes, List<Integer> connectionCounts, long bytes, List<Integer> sizes, int pings,
+            int rounds) throws Exception {
+        List<Result> all = new ArrayList<>();
+        for (int i = 0; i < rounds; i++) {
+            System.err.println("bench proxy: round " + (i + 1) + " of " + rounds);
+            all.add(run(modes, connectionCounts, bytes, sizes, pings));
+        }
+        List<Bulk> bulk = new ArrayList<>();
+        for (int i = 0; i < all.get(0).bulk().size(); i++) {
+            int k = i;
+            List<Bulk> b = all.stream().map(r -> r.bulk().get(k)).toList();
+            bulk.add(new Bulk(b.get(0).mode(), b.get(0).connections(), median(b, Bulk::gbps),
+                    median(b, Bulk::proxyCpuSeconds), median(b, Bulk::machineCpuSeconds),
+                    median(b, Bulk::machineCpuSecondsPerGiB)));
+        }
+        List<Ping> lat = new ArrayList<>();
+        for (int i = 0; i < all.get(0).pings().size(); i++) {
+            int k = i;
+            List<Ping> p = all.stream().map(r -> r.pings().get(k)).toList();
+            lat.add(new Ping(p.get(0).mode(), p.get(0).size(), median(p, Ping::meanUs), median(p, Ping::p99Us)));
+        }
+        List<String> warnings = all.stream().flatMap(r -> r.warnings().stream()).toList();
+        return new Result(bulk, lat, warnings);
+    }
+
+    private static <T> double median(List<T> xs, java.util.function.ToDoubleFunction<T> f) {
+        double[] v = xs.stream().mapToDouble(f).sorted().toArray();
+        return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    }
+
+    /** One round: {@code bytes} in all each way per bulk run, split over the connections. */
     static Result run(List<Mode> modes, List<Integer> connectionCounts, long bytes, List<Integer> sizes, int pings)
             throws Exception {
         List<Bulk> bulk = new ArrayList<>();
@@ -52,7 +86,7 @@ final class ProxyBench {
         List<String> warnings = new ArrayList<>();
         try (EchoServer echo = new EchoServer()) {
             for (Mode mode : modes) {
-                System.err.println("bench proxy: " + mode.name() + " ...");
+                System.err.println("bench proxy:   " + mode.name() + " ...");
                 ProxyProcess proxy = mode.proxyArgs() == null ? null : new ProxyProcess(echo.port(), mode.proxyArgs());
                 try {
                     InetSocketAddress target = new InetSocketAddress(InetAddress.getLoopbackAddress(),

@@ -14,9 +14,9 @@ import java.util.Map;
 final class ProxyBenchReport {
     private ProxyBenchReport() {}
 
-    static void text(PrintStream out, ProxyBench.Result r, long bytes) {
-        out.printf(Locale.ROOT, "loopback; bulk: %d MiB each way per run, split over the connections, echoed back%n",
-                bytes >> 20);
+    static void text(PrintStream out, ProxyBench.Result r, long bytes, int rounds) {
+        out.printf(Locale.ROOT, "loopback; medians of %d rounds; bulk: %d MiB each way per run, split over the "
+                + "connections, echoed back; CPU during the transfer only%n", rounds, bytes >> 20);
         out.printf(Locale.ROOT, "%-14s %6s %9s %12s %14s %11s%n", "mode", "conns", "Gb/s", "proxy CPU s",
                 "machine CPU s", "CPU s/GiB");
         for (ProxyBench.Bulk b : r.bulk()) {
@@ -99,8 +99,9 @@ final class ProxyBenchReport {
         return bytes + " B";
     }
 
-    static String json(ProxyBench.Result r, long bytes) {
-        StringBuilder sb = new StringBuilder("{\"bytes\":").append(bytes).append(",\"bulk\":[");
+    static String json(ProxyBench.Result r, long bytes, int rounds) {
+        StringBuilder sb = new StringBuilder("{\"bytes\":").append(bytes).append(",\"rounds\":").append(rounds)
+                .append(",\"bulk\":[");
         for (int i = 0; i < r.bulk().size(); i++) {
             ProxyBench.Bulk b = r.bulk().get(i);
             sb.append(i == 0 ? "" : ",").append(String.format(Locale.ROOT,

@@ -117,6 +117,9 @@ final class ProxyCommand implements Callable<Integer> {
     private SocketChannel connect(SocketChannel client, InetSocketAddress to) throws IOException {
         SocketChannel up = SocketChannel.open();
         try {
+            for (SocketChannel c : new SocketChannel[] {client, up}) { // a relay adds no Nagle delay
+                c.setOption(java.net.StandardSocketOptions.TCP_NODELAY, true);
+            }
             if (sockbuf > 0) {
                 for (SocketChannel c : new SocketChannel[] {client, up}) {
                     c.setOption(java.net.StandardSocketOptions.SO_SNDBUF, sockbuf);

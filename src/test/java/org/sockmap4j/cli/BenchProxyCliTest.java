@@ -28,10 +28,10 @@ class BenchProxyCliTest {
     @Timeout(180)
     void everyModeMovesVerifiedBytesAndReportsThem() throws Exception {
         Cli.Result r = Cli.run(Duration.ofSeconds(150), "bench", "proxy", "--connections", "1,4", "--bytes", "8388608",
-                "--sizes", "64,65536", "--pings", "300", "--json");
+                "--sizes", "64,65536", "--pings", "300", "--rounds", "1", "--json");
         assertThat(r.exit()).as("%s", r).isZero();
         Map<String, Object> top = MiniJson.object(r.out().get(r.out().size() - 1));
-        assertThat(top).containsOnlyKeys("bytes", "bulk", "round_trips", "warnings");
+        assertThat(top).containsOnlyKeys("bytes", "rounds", "bulk", "round_trips", "warnings");
         List<Object> bulk = MiniJson.arr(top.get("bulk"));
         List<Object> trips = MiniJson.arr(top.get("round_trips"));
         assertThat(bulk).hasSize(MODES.size() * 2);

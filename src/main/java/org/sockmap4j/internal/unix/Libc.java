@@ -232,6 +232,7 @@ public final class Libc {
     public static final long FIONREAD = 0x541B;
     public static final int IPPROTO_TCP = 6;
     public static final int TCP_INFO = 11;
+    public static final int TCP_NODELAY = 1;
 
     /** ioctl(fd, request, arg): for the int-returning socket requests (SIOCOUTQ, FIONREAD). */
     public static int ioctl(int fd, long request, MemorySegment arg) {
