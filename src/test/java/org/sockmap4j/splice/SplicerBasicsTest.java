@@ -39,7 +39,11 @@ class SplicerBasicsTest {
             SocketChannel toUpstream = SocketChannel.open(server.getLocalAddress());
             try (SocketChannel upstream = server.accept()) {
                 client.write(ByteBuffer.wrap("early".getBytes())); // queued before the splice
+                assertThat(toUpstream.getOption(java.net.StandardSocketOptions.TCP_NODELAY)).isFalse();
                 SplicedPair pair = splicer.splice(fromClient, ByteBuffer.wrap("HDR:".getBytes()), toUpstream, null);
+                // the kernel's forwarding is not held back by Nagle's algorithm
+                assertThat(toUpstream.getOption(java.net.StandardSocketOptions.TCP_NODELAY)).isTrue();
+                assertThat(fromClient.getOption(java.net.StandardSocketOptions.TCP_NODELAY)).isTrue();
                 client.write(ByteBuffer.wrap("late".getBytes()));
                 assertThat(new String(read(upstream, 13))).isEqualTo("HDR:earlylate");
                 upstream.write(ByteBuffer.wrap("reply".getBytes()));
@@ -61,6 +65,22 @@ class SplicerBasicsTest {
                 assertThat(splicer.stats().pairsOpen()).isZero();
                 assertThat(splicer.stats().pairsClosed()).isEqualTo(1);
             }
+        }
+    }
+
+    @Test
+    void noDelayCanBeLeftAlone() throws Exception {
+        try (Splicer splicer = Splicer.builder().noDelay(false).maxPairs(4).create();
+             ServerSocketChannel server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
+             SocketChannel a = SocketChannel.open(server.getLocalAddress());
+             SocketChannel b = server.accept();
+             SocketChannel c = SocketChannel.open(server.getLocalAddress());
+             SocketChannel d = server.accept()) {
+            SplicedPair pair = splicer.splice(b, c);
+            assertThat(b.getOption(java.net.StandardSocketOptions.TCP_NODELAY)).isFalse();
+            a.write(ByteBuffer.wrap("x".getBytes()));
+            assertThat(new String(read(d, 1))).isEqualTo("x");
+            pair.close();
         }
     }
 }
