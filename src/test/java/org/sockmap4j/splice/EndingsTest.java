@@ -143,6 +143,54 @@ class EndingsTest {
     }
 
     @Test
+    void closingTheSplicerEndsEveryPair() throws Exception {
+        Splicer splicer = Splicer.create();
+        try (ServerSocketChannel server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
+             SpliceProxy proxy = SpliceProxy.start(splicer, server.getLocalAddress(), SpliceProxy.PLAIN)) {
+            java.util.List<SocketChannel> clients = new java.util.ArrayList<>();
+            java.util.List<SocketChannel> upstreams = new java.util.ArrayList<>();
+            java.util.List<SplicedPair> pairs = new java.util.ArrayList<>();
+            try {
+                for (int i = 0; i < 8; i++) {
+                    clients.add(SocketChannel.open(proxy.address()));
+                    upstreams.add(server.accept());
+                    pairs.add(proxy.nextPair(WAIT));
+                }
+                write(clients.get(3), "live");
+                assertThat(read(upstreams.get(3), 4)).isEqualTo("live");
+                assertThat(splicer.stats().pairsOpen()).isEqualTo(8);
+                splicer.close();
+                for (SplicedPair p : pairs) {
+                    assertThat(p.done().get(WAIT.toSeconds(), TimeUnit.SECONDS).end()).isEqualTo(SplicedPair.End.CLOSED);
+                }
+                // the proxy's sockets are closed: both ends see the connection end
+                for (SocketChannel c : clients) {
+                    assertThat(endOf(c)).isTrue();
+                }
+                for (SocketChannel u : upstreams) {
+                    assertThat(endOf(u)).isTrue();
+                }
+                assertThat(splicer.stats().pairsOpen()).isZero();
+                assertThat(splicer.stats().pairsClosed()).isEqualTo(8);
+            } finally {
+                clients.forEach(SpliceProxy::closeQuietly);
+                upstreams.forEach(SpliceProxy::closeQuietly);
+            }
+        } finally {
+            splicer.close();
+        }
+    }
+
+    /** True once the peer has closed: end of stream or a reset. */
+    static boolean endOf(SocketChannel ch) throws IOException {
+        try {
+            return ch.read(ByteBuffer.allocate(1)) == -1;
+        } catch (SocketException reset) {
+            return true;
+        }
+    }
+
+    @Test
     void clientResetResetsUpstream() throws Exception {
         try (Setup s = Setup.open()) {
             write(s.client(), "x");
