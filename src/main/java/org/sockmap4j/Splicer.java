@@ -52,8 +52,9 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  * about 870 MB of kernel memory, all delivered once the peer read).</li>
  * <li>Each direction's redirects are sent by one psock work item, which retries a full socket
  * only a jiffy later: a single flow is capped near one send buffer per jiffy (small fixed
- * buffers hurt; autotuning or 4 MiB is fine), and each message pays a kworker wake-up (small
- * round trips measured 11-13% slower than direct; see docs/performance.md).</li>
+ * buffers hurt; autotuning or 4 MiB is fine), and each message pays a kworker wake-up per
+ * direction (about 10 us more per round trip than a direct connection here, a user-space relay
+ * adds about 5x that; see docs/performance.md).</li>
  * <li>If the kernel stops redirecting to a socket (it reports EPIPE on it), the stream is broken
  * and both sides are reset; a pair whose redirect backlog does not drain within 60 s after one
  * side's FIN is reset too.</li>
