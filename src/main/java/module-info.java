@@ -5,9 +5,17 @@
 module org.sockmap4j {
     exports org.sockmap4j;
     exports org.sockmap4j.recipes;
+    exports org.sockmap4j.netty;
 
     // the `sockmap` CLI; picocli is optional (library users do not need it)
     requires static info.picocli;
     requires static jdk.unsupported; // sun.misc.Signal: the CLI stops cleanly on SIGINT/SIGTERM
     opens org.sockmap4j.cli to info.picocli;
+
+    // the Netty adapter (org.sockmap4j.netty); Netty is optional: only that package uses it
+    requires static io.netty.common;
+    requires static io.netty.buffer;
+    requires static io.netty.transport;
+    requires static io.netty.transport.unix.common;
+    requires static io.netty.transport.classes.epoll;
 }

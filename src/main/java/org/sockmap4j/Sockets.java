@@ -7,6 +7,7 @@ import java.util.Objects;
 import org.sockmap4j.internal.sys.Fd;
 import org.sockmap4j.internal.unix.ChannelFds;
 import org.sockmap4j.internal.unix.FdPassing;
+import org.sockmap4j.internal.unix.Libc;
 import org.sockmap4j.internal.unix.SockOpt;
 
 /**
@@ -49,6 +50,25 @@ public final class Sockets {
         long r = SockOpt.cookie(fd);
         if (r < 0) {
             throw Errors.of("getsockopt(SO_COOKIE)", "fd " + fd, (int) -r, Errors.Op.SOCKET);
+        }
+        return r;
+    }
+
+    /**
+     * Duplicates {@code fd} ({@code fcntl(F_DUPFD_CLOEXEC)}, the lowest free fd from 3 up) and
+     * returns the new fd, which is close-on-exec and owned by the caller. Both fds refer to the same
+     * open socket: closing one leaves the socket open (no FIN, no reset) as long as the other is
+     * open. This is how a socket is taken from a framework that closes its own fd when it lets go of
+     * a connection (the Netty adapter in {@code org.sockmap4j.netty} does so); a
+     * {@code shutdown(2)} through either fd still affects the socket.
+     *
+     * @throws BpfException if {@code fd} is not open (errno 9, EBADF) or the process is out of fds
+     *     (errno 24, EMFILE)
+     */
+    public static int dup(int fd) {
+        int r = Libc.fcntl(fd, Libc.F_DUPFD_CLOEXEC, 3);
+        if (r < 0) {
+            throw Errors.of("fcntl(F_DUPFD_CLOEXEC)", "fd " + fd, -r, Errors.Op.GENERIC);
         }
         return r;
     }

@@ -14,15 +14,15 @@ import org.sockmap4j.testing.Exec;
  * {@code targets} (sock hashes, through the library) and {@code peers} (a hash map, through
  * {@code bpftool map dump id}). The Splicer keeps them private; tests reach them by reflection.
  */
-final class SplicerMaps {
+public final class SplicerMaps {
     private SplicerMaps() {}
 
     /** Entries in socks, targets and peers. */
-    record Entries(int socks, int targets, int peers) {
-        static final Entries NONE = new Entries(0, 0, 0);
+    public record Entries(int socks, int targets, int peers) {
+        public static final Entries NONE = new Entries(0, 0, 0);
     }
 
-    static Entries of(Splicer splicer) {
+    public static Entries of(Splicer splicer) {
         try {
             SockHash<?> socks = (SockHash<?>) field(splicer, "socks");
             SockHash<?> targets = (SockHash<?>) field(splicer, "targets");

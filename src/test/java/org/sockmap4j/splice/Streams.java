@@ -13,14 +13,14 @@ import java.util.SplittableRandom;
  * sender writes it and returns the SHA-256 of what it wrote, the receiver reads to end of stream
  * and returns the SHA-256 and length of what arrived.
  */
-final class Streams {
+public final class Streams {
     private Streams() {}
 
     /** What one end saw: bytes and their SHA-256 (hex). */
-    record Digest(long bytes, String sha256) {}
+    public record Digest(long bytes, String sha256) {}
 
     /** Writes {@code length} pseudo-random bytes from {@code seed}; returns their digest. */
-    static Digest send(SocketChannel ch, long seed, long length, int chunk) throws IOException {
+    public static Digest send(SocketChannel ch, long seed, long length, int chunk) throws IOException {
         MessageDigest md = sha256();
         SplittableRandom rnd = new SplittableRandom(seed);
         byte[] block = new byte[chunk];
@@ -40,7 +40,7 @@ final class Streams {
     }
 
     /** Reads until end of stream; returns the digest of everything read. */
-    static Digest receive(SocketChannel ch, int chunk) throws IOException {
+    public static Digest receive(SocketChannel ch, int chunk) throws IOException {
         MessageDigest md = sha256();
         ByteBuffer b = ByteBuffer.allocate(chunk);
         long total = 0;
@@ -57,7 +57,7 @@ final class Streams {
      * returns null if identical, else where and how it differs (first differing offset, length,
      * and whether the bytes there repeat earlier ones: a replay).
      */
-    static String receiveAndCompare(SocketChannel ch, long seed, long length, int chunk) throws IOException {
+    public static String receiveAndCompare(SocketChannel ch, long seed, long length, int chunk) throws IOException {
         SplittableRandom rnd = new SplittableRandom(seed);
         byte[] want = new byte[(int) length];
         for (int off = 0; off < length; off += chunk) {
@@ -91,7 +91,7 @@ final class Streams {
     }
 
     /** The digest {@link #send} would return, computed without a socket. */
-    static Digest expected(long seed, long length, int chunk) {
+    public static Digest expected(long seed, long length, int chunk) {
         MessageDigest md = sha256();
         SplittableRandom rnd = new SplittableRandom(seed);
         byte[] block = new byte[chunk];
