@@ -6,6 +6,7 @@ module org.sockmap4j {
     exports org.sockmap4j;
     exports org.sockmap4j.recipes;
     exports org.sockmap4j.netty;
+    exports org.sockmap4j.testing;
 
     // the `sockmap` CLI; picocli is optional (library users do not need it)
     requires static info.picocli;
@@ -18,4 +19,8 @@ module org.sockmap4j {
     requires static io.netty.transport;
     requires static io.netty.transport.unix.common;
     requires static io.netty.transport.classes.epoll;
+
+    // test support for users' tests (org.sockmap4j.testing); JUnit 5 is optional
+    requires static org.junit.jupiter.api;
+    requires static org.opentest4j;
 }
