@@ -20,6 +20,7 @@ final class SpliceSockets {
     private SpliceSockets() {}
 
     static final int TCP_ESTABLISHED = 1;
+    static final int TCP_CLOSE = 7;
     static final int TCP_CLOSE_WAIT = 8;
     private static final int BUF = 256 * 1024;
 

@@ -477,7 +477,8 @@ public final class Splicer implements AutoCloseable {
      * stream is broken either way, so both sides are reset.
      */
     private void endOnError(Pair p, Side s, int errno) {
-        if (errno == Errno.EPIPE.code()) {
+        // EPIPE on a socket its peer reset (TCP CLOSE) is that reset seen by the redirect: no news
+        if (errno == Errno.EPIPE.code() && SpliceSockets.tcpState(s.fd) != SpliceSockets.TCP_CLOSE) {
             Side o = s == p.client ? p.upstream : p.client;
             LOG.log(System.Logger.Level.WARNING, "sockmap4j: pair {0}: the kernel stopped redirecting to the {1} "
                     + "socket (EPIPE); resetting both sides [state {2}, eof {3}/{4}, shut {5}/{6}, redirected to it {7},"
