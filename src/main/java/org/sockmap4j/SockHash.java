@@ -97,8 +97,9 @@ public final class SockHash<K> extends SocketMap<K> {
         /** Creates the map ({@code BPF_MAP_CREATE}). */
         public SockHash<K> create() {
             checkSizes(valueSize, maxEntries);
-            return new SockHash<>(SocketMap.create("sockhash", TYPE, codec.size(), valueSize, maxEntries, name),
-                    codec, name, valueSize, maxEntries);
+            SockHash<K> h = new SockHash<>(SocketMap.create("sockhash", TYPE, codec.size(), valueSize, maxEntries,
+                    name), codec, name, valueSize, maxEntries);
+            return h.createdEmpty(h);
         }
     }
 

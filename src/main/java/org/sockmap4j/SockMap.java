@@ -91,8 +91,9 @@ public final class SockMap extends SocketMap<Integer> {
         /** Creates the map ({@code BPF_MAP_CREATE}). */
         public SockMap create() {
             checkSizes(valueSize, maxEntries);
-            return new SockMap(SocketMap.create("sockmap", TYPE, 4, valueSize, maxEntries, name), name, valueSize,
+            SockMap m = new SockMap(SocketMap.create("sockmap", TYPE, 4, valueSize, maxEntries, name), name, valueSize,
                     maxEntries);
+            return m.createdEmpty(m);
         }
     }
 

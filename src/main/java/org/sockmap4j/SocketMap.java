@@ -89,6 +89,9 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
             throw Errors.of("BPF_MAP_UPDATE_ELEM", describe() + " (key " + key + ", socket fd " + socketFd + ")",
                     (int) -r, Errors.Op.INSERT);
         }
+        if (knownEmpty) {
+            knownEmpty = false;
+        }
     }
 
     /**
@@ -249,9 +252,22 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
         return Queries.progIds(fd.get(), type, describe());
     }
 
+    /**
+     * True while this handle created the map and nothing can have inserted into it: no put through
+     * this handle, and the map was not pinned or its fd or id handed out. Lets attach skip the
+     * emptiness check (for a SOCKMAP that is one lookup per index).
+     */
+    private volatile boolean knownEmpty;
+
+    /** Called by the builders: a map just created is empty. */
+    final <M extends SocketMap<K>> M createdEmpty(M self) {
+        knownEmpty = true;
+        return self;
+    }
+
     /** Refuses to attach to a map that already holds sockets (they would not see the program). */
     final void requireEmptyForAttach(String program) {
-        if (!isEmpty()) {
+        if (!knownEmpty && !isEmpty()) {
             throw new IllegalStateException("attach " + program + " to " + describe() + " before inserting sockets: "
                     + "the kernel applies programs only to sockets inserted after the program was attached");
         }
@@ -267,11 +283,13 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
      * process; remove the pin by deleting the file.
      */
     public final void pin(Path path) {
+        knownEmpty = false; // another process may open and fill it
         Pins.pin(fd.get(), path, describe());
     }
 
     /** What the kernel says about this map ({@code BPF_OBJ_GET_INFO_BY_FD}). */
     public final MapInfo info() {
+        knownEmpty = false; // the id lets another process open it (BPF_MAP_GET_FD_BY_ID)
         int[] err = new int[1];
         ObjInfo.Map m = ObjInfo.map(fd.get(), err);
         if (m == null) {
@@ -311,6 +329,7 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
      * do not close it.
      */
     public final int fd() {
+        knownEmpty = false; // whoever holds the fd may insert
         return fd.get();
     }
 

@@ -171,6 +171,30 @@ class AttachSemanticsTest {
         }
     }
 
+    /**
+     * A map this handle created and never filled skips the emptiness check, but not once another
+     * handle can reach it: filled through a second handle opened from its pin, it is refused.
+     */
+    @Test
+    void aFreshMapFilledThroughAnotherHandleIsStillRefused() throws IOException {
+        try (org.sockmap4j.testing.TempBpfDir dir = org.sockmap4j.testing.TempBpfDir.create();
+             BpfObject obj = BpfObject.openBundled("redirect").load();
+             SockMap fresh = SockMap.builder().maxEntries(64).create();
+             SkMsgProgram p = obj.skMsg("msg_pass");
+             ServerSocketChannel server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
+             SocketChannel client = SocketChannel.open(server.getLocalAddress());
+             SocketChannel accepted = server.accept()) {
+            java.nio.file.Path pin = dir.path().resolve("fresh");
+            fresh.pin(pin);
+            try (SockMap other = SockMap.openPinned(pin)) {
+                other.put(63, client);
+            }
+            assertThatThrownBy(() -> p.attach(fresh).close()).isInstanceOf(IllegalStateException.class);
+            fresh.delete(63);
+            p.attach(fresh).close(); // empty again: allowed
+        }
+    }
+
     @Test
     void attachingToASockMapThatHoldsASocketIsRefusedAndAttachesNothing() throws IOException {
         try (BpfObject obj = BpfObject.openBundled("redirect").load();
