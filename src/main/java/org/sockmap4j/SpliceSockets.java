@@ -105,11 +105,22 @@ final class SpliceSockets {
         }
     }
 
+    /**
+     * Waits a little for room on {@code fd}. A virtual thread parks instead of blocking in
+     * {@code poll(2)}: a native call pins its carrier, and with every carrier pinned no other
+     * virtual thread (a proxy's acceptor, the peer that should read) can run.
+     */
     private static void waitWritable(int fd, Arena arena) {
         MemorySegment pfd = arena.allocate(8, 4);
         pfd.set(JAVA_INT, 0, fd);
         pfd.set(JAVA_SHORT, 4, Libc.POLLOUT);
-        Libc.poll(pfd, 100);
+        if (Thread.currentThread().isVirtual()) {
+            if (Libc.poll(pfd, 0) == 0) {
+                java.util.concurrent.locks.LockSupport.parkNanos(200_000);
+            }
+        } else {
+            Libc.poll(pfd, 100);
+        }
     }
 
     /**
