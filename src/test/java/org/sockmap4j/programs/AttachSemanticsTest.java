@@ -77,6 +77,7 @@ class AttachSemanticsTest {
     @ParameterizedTest(name = "{0} {1}")
     @MethodSource("socketMapTypesAndModes")
     void progQueryShowsTheProgramWhileAttachedToASockMap(AttachType type, AttachMode mode) {
+        if (mode == AttachMode.LINK) org.sockmap4j.testing.KernelAssume.has(org.sockmap4j.KernelFeatures.Feature.SOCKMAP_LINK);
         try (BpfObject obj = BpfObject.openBundled("redirect").load();
              SockMap map = obj.sockMap("sock_map");
              Program p = program(obj, type, programFor(type))) {
@@ -107,6 +108,7 @@ class AttachSemanticsTest {
     @ParameterizedTest(name = "{0} {1}")
     @MethodSource("socketMapTypesAndModes")
     void progQueryShowsTheProgramWhileAttachedToASockHash(AttachType type, AttachMode mode) {
+        if (mode == AttachMode.LINK) org.sockmap4j.testing.KernelAssume.has(org.sockmap4j.KernelFeatures.Feature.SOCKMAP_LINK);
         try (BpfObject obj = BpfObject.openBundled("redirect").load();
              SockHash<Integer> hash = SockHash.create(KeyCodec.u32(), 4);
              Program p = program(obj, type, programFor(type))) {
@@ -154,6 +156,7 @@ class AttachSemanticsTest {
     @MethodSource("socketMapTypesAndModes")
     void attachingToASockHashThatHoldsASocketIsRefusedAndAttachesNothing(AttachType type, AttachMode mode)
             throws IOException {
+        if (mode == AttachMode.LINK) org.sockmap4j.testing.KernelAssume.has(org.sockmap4j.KernelFeatures.Feature.SOCKMAP_LINK);
         try (BpfObject obj = BpfObject.openBundled("redirect").load();
              SockHash<Integer> hash = SockHash.create(KeyCodec.u32(), 4);
              Program p = program(obj, type, programFor(type));
@@ -197,6 +200,7 @@ class AttachSemanticsTest {
 
     @Test
     void attachingToASockMapThatHoldsASocketIsRefusedAndAttachesNothing() throws IOException {
+        org.sockmap4j.testing.KernelAssume.has(org.sockmap4j.KernelFeatures.Feature.SOCKMAP_LINK);
         try (BpfObject obj = BpfObject.openBundled("redirect").load();
              SockMap map = obj.sockMap("sock_map");
              SkMsgProgram p = obj.skMsg("msg_pass");

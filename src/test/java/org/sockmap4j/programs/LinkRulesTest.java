@@ -86,6 +86,7 @@ class LinkRulesTest {
     @ParameterizedTest
     @MethodSource("socketMapTypes")
     void aSecondLinkOfTheSameTypeOnTheSameMapIsRefusedWithEbusy(AttachType type) {
+        org.sockmap4j.testing.KernelAssume.has(org.sockmap4j.KernelFeatures.Feature.SOCKMAP_LINK);
         try (Objects objs = Objects.load();
              SockMap map = objs.first().sockMap("sock_map");
              Program p = program(objs.first(), type, programFor(type));
@@ -103,6 +104,7 @@ class LinkRulesTest {
     @ParameterizedTest
     @MethodSource("socketMapTypes")
     void progAttachOverALinkIsRefusedWithEbusyAndWorksOnceTheLinkIsClosed(AttachType type) {
+        org.sockmap4j.testing.KernelAssume.has(org.sockmap4j.KernelFeatures.Feature.SOCKMAP_LINK);
         try (Objects objs = Objects.load();
              SockMap map = objs.first().sockMap("sock_map");
              Program p = program(objs.first(), type, programFor(type));
@@ -130,6 +132,7 @@ class LinkRulesTest {
     @ParameterizedTest
     @MethodSource("socketMapTypes")
     void aLinkOverAProgAttachTakesTheSlot(AttachType type) {
+        org.sockmap4j.testing.KernelAssume.has(org.sockmap4j.KernelFeatures.Feature.SOCKMAP_LINK);
         try (Objects objs = Objects.load();
              SockMap map = objs.first().sockMap("sock_map");
              Program p = program(objs.first(), type, programFor(type));
@@ -165,6 +168,7 @@ class LinkRulesTest {
 
     @Test
     void updateToAProgramOfAnotherTypeOrAttachTypeIsRefusedWithEinval() {
+        org.sockmap4j.testing.KernelAssume.has(org.sockmap4j.KernelFeatures.Feature.SOCKMAP_LINK);
         try (BpfObject obj = BpfObject.openBundled("redirect").load();
              SockMap map = obj.sockMap("sock_map");
              SkSkbProgram skbPass = obj.skSkb("skb_pass");
@@ -187,6 +191,7 @@ class LinkRulesTest {
 
     @Test
     void updateWithTheWrongExpectedProgramIsRefusedWithEperm() {
+        org.sockmap4j.testing.KernelAssume.has(org.sockmap4j.KernelFeatures.Feature.SOCKMAP_LINK);
         try (BpfObject obj = BpfObject.openBundled("redirect").load();
              SockMap map = obj.sockMap("sock_map");
              SkMsgProgram pass = obj.skMsg("msg_pass");
@@ -202,6 +207,7 @@ class LinkRulesTest {
 
     @Test
     void updateWithTheRightExpectedProgramSwapsItInTheSameLink() {
+        org.sockmap4j.testing.KernelAssume.has(org.sockmap4j.KernelFeatures.Feature.SOCKMAP_LINK);
         try (BpfObject obj = BpfObject.openBundled("redirect").load();
              SockMap map = obj.sockMap("sock_map");
              SkSkbProgram pass = obj.skSkb("skb_pass");
@@ -241,6 +247,7 @@ class LinkRulesTest {
 
     @Test
     void aClosedLinkCannotBeUpdated() {
+        org.sockmap4j.testing.KernelAssume.has(org.sockmap4j.KernelFeatures.Feature.SOCKMAP_LINK);
         try (BpfObject obj = BpfObject.openBundled("redirect").load();
              SockMap map = obj.sockMap("sock_map");
              SkMsgProgram pass = obj.skMsg("msg_pass");

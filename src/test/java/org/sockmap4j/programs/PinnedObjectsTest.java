@@ -60,6 +60,7 @@ class PinnedObjectsTest {
 
     @Test
     void pinnedMapProgramAndLinkOutliveThisJvmAndTheLinkPinKeepsTheProgramAttached() throws Exception {
+        org.sockmap4j.testing.KernelAssume.has(org.sockmap4j.KernelFeatures.Feature.SOCKMAP_LINK);
         try (TempBpfDir dir = BpfFs.tempDir()) {
             Path mapPin = dir.resolve("sock_hash");
             Path progPin = dir.resolve("bypass_sk_msg");
@@ -135,6 +136,7 @@ class PinnedObjectsTest {
      */
     @Test
     void aPinnedLinkDoesNotOpenAsAProgram() {
+        org.sockmap4j.testing.KernelAssume.has(org.sockmap4j.KernelFeatures.Feature.SOCKMAP_LINK);
         try (TempBpfDir dir = BpfFs.tempDir();
              BpfObject obj = BpfObject.openBundled("redirect").load();
              SockMap map = obj.sockMap("sock_map");

@@ -180,6 +180,7 @@ class RedirectModesTest {
 
     @Test
     void attachDetachShowsInProgQueryForLinksAndProgAttach() throws Exception {
+        org.sockmap4j.testing.KernelAssume.has(org.sockmap4j.KernelFeatures.Feature.SOCKMAP_LINK);
         for (org.sockmap4j.AttachMode mode : new org.sockmap4j.AttachMode[] {
                 org.sockmap4j.AttachMode.LINK, org.sockmap4j.AttachMode.PROG_ATTACH}) {
             try (SkMsgProgram p = obj.skMsg("msg_pass")) {

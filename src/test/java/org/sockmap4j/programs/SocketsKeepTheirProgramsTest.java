@@ -110,6 +110,7 @@ class SocketsKeepTheirProgramsTest {
 
     @Test
     void linkUpdateReachesOnlySocketsInsertedAfterIt() throws IOException {
+        org.sockmap4j.testing.KernelAssume.has(org.sockmap4j.KernelFeatures.Feature.SOCKMAP_LINK);
         try (SkMsgProgram pass = obj.skMsg("msg_pass");
              SkMsgProgram egress = obj.skMsg("redir_send_to_egress");
              Attachment link = pass.attach(map, AttachMode.LINK)) {
@@ -144,6 +145,7 @@ class SocketsKeepTheirProgramsTest {
     @ParameterizedTest(name = "{0} {1}")
     @MethodSource("verdictTypesAndModes")
     void detachingLeavesSocketsInsertedEarlierRunningTheProgram(AttachType type, AttachMode mode) throws IOException {
+        if (mode == AttachMode.LINK) org.sockmap4j.testing.KernelAssume.has(org.sockmap4j.KernelFeatures.Feature.SOCKMAP_LINK);
         boolean msg = type == AttachType.SK_MSG_VERDICT;
         // sk_msg runs on a1's sends; sk_skb on what a1 receives
         SocketChannel sender = msg ? a1 : b1;

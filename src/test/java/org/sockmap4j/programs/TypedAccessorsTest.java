@@ -169,6 +169,7 @@ class TypedAccessorsTest {
 
     @Test
     void programsAndMapsTakenFromAnObjectOutliveIt() {
+        org.sockmap4j.testing.KernelAssume.has(org.sockmap4j.KernelFeatures.Feature.SOCKMAP_LINK);
         try (BpfObject obj = BpfObject.openBundled("redirect").load();
              SockMap m = obj.sockMap("sock_map");
              SkSkbProgram p = obj.skSkb("skb_pass")) {
