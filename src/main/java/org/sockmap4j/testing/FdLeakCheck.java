@@ -146,18 +146,22 @@ public final class FdLeakCheck implements BeforeAllCallback, AfterAllCallback {
             return;
         }
         warmedUp = true;
-        try (ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            server.setSoTimeout(1);
+        // a virtual thread that must park on a read (the byte comes 20 ms later) starts the
+        // JDK's poller threads and their epoll fds for good; a timed-out accept did not always
+        // park under slow emulation (vmtest), and the pollers then showed up as a test's leak
+        try (ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+             java.net.Socket client = new java.net.Socket(InetAddress.getLoopbackAddress(), server.getLocalPort());
+             java.net.Socket accepted = server.accept()) {
             Thread t = Thread.ofVirtual().start(() -> {
                 try {
-                    server.accept().close();
-                } catch (SocketTimeoutException expected) {
-                    // the timed park went through the poller: that is all we wanted
+                    accepted.getInputStream().read();
                 } catch (IOException ignored) {
                     // best effort
                 }
             });
-            t.join();
+            Thread.sleep(20);
+            client.getOutputStream().write(1);
+            t.join(5000);
         } catch (IOException ignored) {
             // best effort
         } catch (InterruptedException e) {
