@@ -370,13 +370,13 @@ for label in "${labels[@]}"; do
   sed 's/\r$//' "$console" >"$keep/console.log"
   [[ -f "$out/run-seconds" ]] && run_s="$(cat "$out/run-seconds")" || run_s="?"
   status="$(cat "$out/exit-status" 2>/dev/null || true)"
-  java "$here/Summary.java" "$keep/reports" "$keep/class-times.txt" "$keep/console.log" >"$keep/summary.txt" || true
+  java "$here/Summary.java" "$keep/console.log" "$keep/reports" "$keep/class-times.txt" >"$keep/summary.txt" || true
   read -r how passed failed skipped badskips < <(head -1 "$keep/summary.txt" 2>/dev/null || echo "counts 0 0 0 0")
   : "${passed:=0}" "${failed:=0}" "${skipped:=0}" "${badskips:=0}"
   line="kernel $kver: $passed passed, $failed failed, $skipped skipped (boot ${booted_after:-?} s, tests $run_s s, total $total s, $accel)"
   bad=0
-  if [[ "$how" == counts-from-console ]]; then
-    line+=" -- no XML report, counted from the console"; bad=1
+  if [[ "$how" == counts-from-feed ]]; then
+    line+=" -- the launcher did not finish: counted from its test feed"; bad=1
   fi
   for f in "$keep"/hs_err_pid*.log; do
     [[ -f "$f" ]] || continue

@@ -14,94 +14,69 @@ import org.w3c.dom.Node;
 import org.w3c.dom.NodeList;
 
 /**
- * Reads the JUnit XML reports that a vmtest guest brought back and prints, for scripts/vmtest.sh:
+ * Reads what a vmtest guest brought back and prints, for scripts/vmtest.sh:
  * <pre>
  * counts PASSED FAILED SKIPPED BADSKIPS      (first line, for the script to read)
- * failed CLASS.METHOD: FIRST LINE OF THE MESSAGE
- * skipped CLASS.METHOD: REASON
+ * failed CLASS > TEST: FIRST LINES OF THE MESSAGE
+ * skipped CLASS > TEST: REASON
  * </pre>
- * and writes the time per test class, slowest first, to the file given as second argument.
- * BADSKIPS counts skips whose reason does not start with "kernel lacks": scripts/test.sh fails
- * on those as root, and so does vmtest.sh.
+ * and writes the time per test class (from the XML reports), slowest first, to a file.
  *
- * <p>When there is no XML report (the test JVM died before writing it), the counts come from the
- * launcher's test feed in the console log instead ("JUnit Jupiter > Class > test() :: FAILED"),
- * and the first line says {@code counts-from-console} instead of {@code counts}.
+ * <p>The counts are the console launcher's own: its closing table in the console log (PASSED =
+ * tests successful; FAILED = tests failed + containers failed, e.g. a class whose afterAll check
+ * failed counts once, where the legacy XML report marks every test of the class failed; SKIPPED =
+ * tests skipped or aborted + containers skipped or aborted). If the JVM died before that table,
+ * they are counted from the test feed ("JUnit Jupiter > Class > test() :: FAILED") and the first
+ * word is {@code counts-from-feed}. The failed and skipped lists come from the feed. BADSKIPS
+ * counts skips whose reason does not start with "kernel lacks": scripts/test.sh fails on those
+ * as root, and so does vmtest.sh.
  *
- * <p>Usage: {@code java scripts/vmtest/Summary.java REPORTS_DIR CLASS_TIMES_FILE CONSOLE_LOG}
+ * <p>Usage: {@code java scripts/vmtest/Summary.java CONSOLE_LOG REPORTS_DIR CLASS_TIMES_FILE}
  */
 public class Summary {
 
-    record Outcome(String test, String kind, String message) {}
-
     public static void main(String[] args) throws Exception {
-        Path dir = Path.of(args[0]);
+        List<String> console = Files.exists(Path.of(args[0])) ? Files.readAllLines(Path.of(args[0])) : List.of();
+        feed(console, System.out);
+        classTimes(Path.of(args[1]), Path.of(args[2]));
+    }
+
+    /** Writes the seconds per test class, summed over its test cases in the XML reports. */
+    private static void classTimes(Path dir, Path target) throws Exception {
         List<Path> files;
         try (Stream<Path> s = Files.exists(dir) ? Files.list(dir) : Stream.empty()) {
             files = s.filter(p -> p.getFileName().toString().matches("TEST-.*\\.xml")).sorted().toList();
         }
         var factory = DocumentBuilderFactory.newInstance();
-        int passed = 0, failed = 0, skipped = 0, badSkips = 0;
-        List<Outcome> outcomes = new ArrayList<>();
         Map<String, double[]> classes = new TreeMap<>(); // class -> {seconds, tests}
         for (Path f : files) {
             Element root = factory.newDocumentBuilder().parse(f.toFile()).getDocumentElement();
             NodeList cases = root.getElementsByTagName("testcase");
             for (int i = 0; i < cases.getLength(); i++) {
                 Element c = (Element) cases.item(i);
-                String cls = c.getAttribute("classname");
-                String test = simple(cls) + "." + c.getAttribute("name");
-                double[] t = classes.computeIfAbsent(cls, k -> new double[2]);
+                double[] t = classes.computeIfAbsent(c.getAttribute("classname"), k -> new double[2]);
                 t[0] += parse(c.getAttribute("time"));
                 t[1]++;
-                Element bad = first(c, "failure");
-                if (bad == null) {
-                    bad = first(c, "error");
-                }
-                Element skip = first(c, "skipped");
-                if (bad != null) {
-                    failed++;
-                    outcomes.add(new Outcome(test, "failed", message(bad)));
-                } else if (skip != null) {
-                    skipped++;
-                    String why = reason(skip);
-                    if (!why.startsWith("kernel lacks")) {
-                        badSkips++;
-                    }
-                    outcomes.add(new Outcome(test, "skipped", why));
-                } else {
-                    passed++;
-                }
             }
         }
-        PrintStream out = System.out;
-        if (files.isEmpty() && args.length > 2 && Files.exists(Path.of(args[2]))) {
-            fromConsole(Files.readAllLines(Path.of(args[2])), out);
-            return;
-        }
-        out.println("counts " + passed + " " + failed + " " + skipped + " " + badSkips);
-        outcomes.stream().filter(o -> o.kind.equals("failed")).forEach(o -> out.println("failed " + o.test + ": " + o.message));
-        outcomes.stream().filter(o -> o.kind.equals("skipped")).forEach(o -> out.println("skipped " + o.test + ": " + o.message));
-
-        Map<String, double[]> sorted = new LinkedHashMap<>();
-        classes.entrySet().stream().sorted((a, b) -> Double.compare(b.getValue()[0], a.getValue()[0]))
-                .forEach(e -> sorted.put(e.getKey(), e.getValue()));
         StringBuilder times = new StringBuilder("seconds  tests  class\n");
         double total = 0;
-        for (var e : sorted.entrySet()) {
+        int tests = 0;
+        for (var e : classes.entrySet().stream()
+                .sorted((a, b) -> Double.compare(b.getValue()[0], a.getValue()[0])).toList()) {
             times.append(String.format("%7.1f  %5d  %s%n", e.getValue()[0], (int) e.getValue()[1], e.getKey()));
             total += e.getValue()[0];
+            tests += (int) e.getValue()[1];
         }
-        times.append(String.format("%7.1f  %5d  (all classes)%n", total, passed + failed + skipped));
-        try {
-            Files.writeString(Path.of(args[1]), times);
-        } catch (IOException e) {
-            System.err.println("Summary: cannot write " + args[1] + ": " + e);
+        times.append(String.format("%7.1f  %5d  (all classes)%n", total, tests));
+        if (files.isEmpty()) {
+            times.append("(no XML report)\n");
         }
+        Files.writeString(target, times);
     }
 
-    /** Counts from the console's test feed, for when the JVM died before writing the XML. */
-    private static void fromConsole(List<String> lines, PrintStream out) {
+    /** The counts (closing table, else the feed) and the failed and skipped tests of the feed. */
+    private static void feed(List<String> lines, PrintStream out) {
         var feed = java.util.regex.Pattern.compile("^JUnit Jupiter > (.+) :: (SUCCESSFUL|FAILED|ABORTED|SKIPPED)(.*)$");
         int passed = 0, failed = 0, skipped = 0, badSkips = 0;
         List<String> details = new ArrayList<>();
@@ -110,7 +85,7 @@ public class Summary {
             if (!m.matches()) {
                 continue;
             }
-            String test = m.group(1).replace(" > ", ".");
+            String test = m.group(1);
             // the exception's lines up to the stack trace
             StringBuilder msg = new StringBuilder();
             for (int j = i + 1; j < lines.size() && j < i + 8; j++) {
@@ -140,13 +115,25 @@ public class Summary {
                 }
             }
         }
-        out.println("counts-from-console " + passed + " " + failed + " " + skipped + " " + badSkips);
+        Map<String, Integer> table = new LinkedHashMap<>();
+        var row = java.util.regex.Pattern.compile("^\\[\\s*(\\d+) (tests|containers) (\\w+)\\s*\\]$");
+        for (String l : lines) {
+            var m = row.matcher(l.strip());
+            if (m.matches()) {
+                table.put(m.group(2) + " " + m.group(3), Integer.parseInt(m.group(1)));
+            }
+        }
+        if (table.containsKey("tests successful")) {
+            passed = table.get("tests successful");
+            failed = table.getOrDefault("tests failed", 0) + table.getOrDefault("containers failed", 0);
+            skipped = table.getOrDefault("tests skipped", 0) + table.getOrDefault("tests aborted", 0)
+                    + table.getOrDefault("containers skipped", 0) + table.getOrDefault("containers aborted", 0);
+            out.println("counts " + passed + " " + failed + " " + skipped + " " + badSkips);
+        } else {
+            out.println("counts-from-feed " + passed + " " + failed + " " + skipped + " " + badSkips);
+        }
         details.stream().filter(d -> d.startsWith("failed")).forEach(out::println);
         details.stream().filter(d -> d.startsWith("skipped")).forEach(out::println);
-    }
-
-    private static String simple(String cls) {
-        return cls.substring(cls.lastIndexOf('.') + 1);
     }
 
     private static double parse(String s) {
@@ -155,43 +142,6 @@ public class Summary {
         } catch (NumberFormatException e) {
             return 0;
         }
-    }
-
-    private static Element first(Element parent, String tag) {
-        for (Node n = parent.getFirstChild(); n != null; n = n.getNextSibling()) {
-            if (n instanceof Element e && e.getTagName().equals(tag)) {
-                return e;
-            }
-        }
-        return null;
-    }
-
-    /** "Type: first line of the message", from the message attribute or else the body. */
-    private static String message(Element e) {
-        String type = e.getAttribute("type");
-        String msg = e.getAttribute("message");
-        if (msg.isBlank()) {
-            msg = firstLine(e.getTextContent());
-            if (!type.isEmpty() && msg.startsWith(type)) {
-                return msg;
-            }
-        }
-        msg = firstLine(msg);
-        return type.isEmpty() ? msg : type + ": " + msg;
-    }
-
-    /** The reason of a skip: the message attribute, or the exception message in the body. */
-    private static String reason(Element e) {
-        String msg = e.getAttribute("message");
-        if (msg.isBlank()) {
-            msg = firstLine(e.getTextContent());
-            // "org.opentest4j.TestAbortedException: kernel lacks ..." -> "kernel lacks ..."
-            int colon = msg.indexOf(": ");
-            if (colon > 0 && msg.substring(0, colon).matches("[\\w.$]+")) {
-                msg = msg.substring(colon + 2);
-            }
-        }
-        return firstLine(msg);
     }
 
     /** The first lines of a message, joined, at most 240 characters (AssertJ's start with a newline). */
