@@ -28,7 +28,10 @@
 #   VMTEST_KVM=1     try KVM first (it hangs on this project's machines), falling back to TCG
 #   VMTEST_MEM, VMTEST_SMP   guest memory and CPUs (default 4G, 2)
 #   VMTEST_CPU       qemu's -cpu model (default max)
+#   VMTEST_TCG_THREAD=single  one host thread for all vCPUs (default: qemu's multi-threaded TCG)
 #   VMTEST_CLASSES   only these test classes (comma-separated, simple or qualified names)
+#   VMTEST_EXCLUDE   leave out test classes whose qualified name matches this regex,
+#                    e.g. 'org\.sockmap4j\.cli\..*' (the CLI tests start many JVMs: slow under TCG)
 #   VMTEST_JVM_ARGS  extra JVM flags for the test JVM, e.g. -XX:TieredStopAtLevel=1
 #   VMTEST_MEMLOCK   RLIMIT_MEMLOCK (KiB or unlimited) in the guest; default: the kernel's own
 #   VMTEST_NO_BUILD=1  use target/ as it is (no mvn test-compile)
@@ -147,6 +150,7 @@ while IFS= read -r kv; do
   kv="$(sed 's/^[[:space:]]*//;s/[[:space:]]*$//;s/[[:space:]]*=[[:space:]]*/=/' <<<"$kv")"
   [[ -n "$kv" ]] && launcher_args+=("--config=$kv")
 done < <(sed -n '/<configurationParameters>/,/<\/configurationParameters>/p' "$root/pom.xml" | sed '/configurationParameters>/d')
+[[ -n "${VMTEST_EXCLUDE:-}" ]] && launcher_args+=("--exclude-classname=$VMTEST_EXCLUDE")
 if [[ -n "${VMTEST_CLASSES:-}" ]]; then
   IFS=', ' read -r -a wanted <<<"$VMTEST_CLASSES"
   for c in "${wanted[@]}"; do
@@ -294,7 +298,9 @@ run_guest() { # ACCEL OUT LOG -> exit status of qemu/timeout; sets booted_after 
   local t0 now; t0=$(date +%s)
   booted_after=""
   rm -f "$tmp/qemu-$kver.pid"
-  local qemu=(qemu-system-x86_64 -machine q35 -accel "$accel" -cpu "$cpu" -m "$mem" -smp "$smp"
+  local accel_opt="$accel"
+  [[ "$accel" == tcg && -n "${VMTEST_TCG_THREAD:-}" ]] && accel_opt="tcg,thread=$VMTEST_TCG_THREAD"
+  local qemu=(qemu-system-x86_64 -machine q35 -accel "$accel_opt" -cpu "$cpu" -m "$mem" -smp "$smp"
     -display none -monitor none -serial stdio -no-reboot -nic none
     -kernel "$kdir/vmlinuz" -initrd "$tmp/initramfs-$kver.cpio.gz"
     -append "console=ttyS0 quiet loglevel=4 panic=-1 rdinit=/init"
