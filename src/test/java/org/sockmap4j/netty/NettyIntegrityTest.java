@@ -21,6 +21,7 @@ import org.sockmap4j.SplicedPair;
 import org.sockmap4j.Splicer;
 import org.sockmap4j.netty.example.SpliceProxyExample;
 import org.sockmap4j.splice.SplicerMaps;
+import org.sockmap4j.splice.StreamPeers;
 import org.sockmap4j.splice.Streams;
 import org.sockmap4j.testing.FdLeakCheck;
 import org.sockmap4j.testing.Privileged;
@@ -81,7 +82,7 @@ class NettyIntegrityTest {
                 for (int i = 0; i < CONNECTIONS; i++) {
                     SocketChannel up = server.accept();
                     synchronized (atUpstream) {
-                        atUpstream.add(threads.submit(() -> upstreamEnd(up, threads)));
+                        atUpstream.add(threads.submit(() -> StreamPeers.upstream(up, BYTES_EACH_WAY, CHUNK, threads)));
                     }
                 }
                 return null;
@@ -92,7 +93,7 @@ class NettyIntegrityTest {
                     new InetSocketAddress("127.0.0.1", 0), server.getLocalAddress(), HEADER, proxied)) {
                 for (int id = 0; id < CONNECTIONS; id++) {
                     int connection = id;
-                    clients.add(threads.submit(() -> clientEnd(proxy.address(), connection, threads)));
+                    clients.add(threads.submit(() -> StreamPeers.client(SocketChannel.open(proxy.address()), connection, BYTES_EACH_WAY, CHUNK, threads)));
                 }
                 for (int i = 0; i < CONNECTIONS; i++) {
                     pairs.add(proxied.next());
@@ -101,7 +102,7 @@ class NettyIntegrityTest {
                 for (int id = 0; id < CONNECTIONS; id++) {
                     assertThat(clients.get(id).get(180, TimeUnit.SECONDS))
                             .as("upstream -> client stream of connection %d", id)
-                            .isEqualTo(Streams.expected(seed(id, false), BYTES_EACH_WAY, CHUNK));
+                            .isEqualTo(Streams.expected(StreamPeers.seed(id, false), BYTES_EACH_WAY, CHUNK));
                 }
                 List<Streams.Digest> ups = new ArrayList<>();
                 synchronized (atUpstream) {
@@ -124,51 +125,6 @@ class NettyIntegrityTest {
             assertThat(splicer.stats().clientToUpstream()).isEqualTo(CONNECTIONS * BYTES_EACH_WAY);
             assertThat(splicer.stats().upstreamToClient()).isEqualTo(CONNECTIONS * BYTES_EACH_WAY);
             assertThat(SplicerMaps.of(splicer)).isEqualTo(SplicerMaps.Entries.NONE);
-        }
-    }
-
-    static long seed(int id, boolean clientToUpstream) {
-        return 2L * id + (clientToUpstream ? 0 : 1) + 0x5eed_0000L;
-    }
-
-    /** Sends the id (the proxy's header), then its stream, while receiving the reply stream. */
-    private static Streams.Digest clientEnd(InetSocketAddress proxy, int id, ExecutorService threads) throws Exception {
-        try (SocketChannel ch = SocketChannel.open(proxy)) {
-            ByteBuffer hdr = ByteBuffer.allocate(HEADER).putLong(0, id);
-            while (hdr.hasRemaining()) {
-                ch.write(hdr);
-            }
-            Future<Streams.Digest> sent = threads.submit(() -> {
-                Streams.Digest d = Streams.send(ch, seed(id, true), BYTES_EACH_WAY, CHUNK);
-                ch.shutdownOutput();
-                return d;
-            });
-            Streams.Digest got = Streams.receive(ch, CHUNK);
-            sent.get();
-            return got;
-        }
-    }
-
-    /** Reads the id, then sends the reply stream while checking the client's stream. */
-    private static Streams.Digest upstreamEnd(SocketChannel up, ExecutorService threads) throws Exception {
-        try (up) {
-            ByteBuffer hdr = ByteBuffer.allocate(HEADER);
-            while (hdr.hasRemaining()) {
-                if (up.read(hdr) < 0) {
-                    throw new AssertionError("upstream: end of stream before the connection id");
-                }
-            }
-            int id = (int) hdr.getLong(0);
-            Future<Streams.Digest> sent = threads.submit(() -> {
-                Streams.Digest d = Streams.send(up, seed(id, false), BYTES_EACH_WAY, CHUNK);
-                up.shutdownOutput();
-                return d;
-            });
-            Streams.Digest got = Streams.receive(up, CHUNK);
-            sent.get();
-            assertThat(got).as("client -> upstream stream of connection %d", id)
-                    .isEqualTo(Streams.expected(seed(id, true), BYTES_EACH_WAY, CHUNK));
-            return got;
         }
     }
 }

@@ -49,7 +49,7 @@ class IntegrityTest {
                 for (int i = 0; i < CONNECTIONS; i++) {
                     SocketChannel up = server.accept();
                     synchronized (atUpstream) {
-                        atUpstream.add(threads.submit(() -> upstreamEnd(up, threads)));
+                        atUpstream.add(threads.submit(() -> StreamPeers.upstream(up, BYTES_EACH_WAY, CHUNK, threads)));
                     }
                 }
                 return null;
@@ -59,7 +59,7 @@ class IntegrityTest {
             try (SpliceProxy proxy = SpliceProxy.start(splicer, server.getLocalAddress(), SpliceProxy.PLAIN)) {
                 for (int id = 0; id < CONNECTIONS; id++) {
                     int connection = id;
-                    clients.add(threads.submit(() -> clientEnd(proxy, connection, threads)));
+                    clients.add(threads.submit(() -> new Outcome(connection, null, StreamPeers.client(SocketChannel.open(proxy.address()), connection, BYTES_EACH_WAY, CHUNK, threads))));
                 }
                 for (int i = 0; i < CONNECTIONS; i++) {
                     pairs.add(proxy.nextPair(Duration.ofSeconds(30)));
@@ -70,7 +70,7 @@ class IntegrityTest {
                     Outcome o = f.get(180, TimeUnit.SECONDS);
                     assertThat(o.atClient())
                             .as("upstream -> client stream of connection %d", o.id())
-                            .isEqualTo(Streams.expected(seed(o.id(), false), BYTES_EACH_WAY, CHUNK));
+                            .isEqualTo(Streams.expected(StreamPeers.seed(o.id(), false), BYTES_EACH_WAY, CHUNK));
                     intact++;
                 }
                 List<Streams.Digest> ups = new ArrayList<>();
@@ -94,51 +94,6 @@ class IntegrityTest {
             assertThat(splicer.stats().pairsClosed()).isEqualTo(CONNECTIONS);
             assertThat(splicer.stats().clientToUpstream()).isEqualTo(CONNECTIONS * (BYTES_EACH_WAY + 8));
             assertThat(SplicerMaps.of(splicer)).isEqualTo(SplicerMaps.Entries.NONE);
-        }
-    }
-
-    static long seed(int id, boolean clientToUpstream) {
-        return 2L * id + (clientToUpstream ? 0 : 1) + 0x5eed_0000L;
-    }
-
-    /** Sends id + stream, receives the reply stream concurrently. */
-    private static Outcome clientEnd(SpliceProxy proxy, int id, ExecutorService threads) throws Exception {
-        try (SocketChannel ch = SocketChannel.open(proxy.address())) {
-            ByteBuffer hdr = ByteBuffer.allocate(8).putLong(0, id);
-            while (hdr.hasRemaining()) {
-                ch.write(hdr);
-            }
-            Future<Streams.Digest> sent = threads.submit(() -> {
-                Streams.Digest d = Streams.send(ch, seed(id, true), BYTES_EACH_WAY, CHUNK);
-                ch.shutdownOutput();
-                return d;
-            });
-            Streams.Digest got = Streams.receive(ch, CHUNK);
-            sent.get();
-            return new Outcome(id, null, got);
-        }
-    }
-
-    /** Reads the id, then sends the reply stream while checking the client's stream. */
-    private static Streams.Digest upstreamEnd(SocketChannel up, ExecutorService threads) throws Exception {
-        try (up) {
-            ByteBuffer hdr = ByteBuffer.allocate(8);
-            while (hdr.hasRemaining()) {
-                if (up.read(hdr) < 0) {
-                    throw new AssertionError("upstream: end of stream before the connection id");
-                }
-            }
-            int id = (int) hdr.getLong(0);
-            Future<Streams.Digest> sent = threads.submit(() -> {
-                Streams.Digest d = Streams.send(up, seed(id, false), BYTES_EACH_WAY, CHUNK);
-                up.shutdownOutput();
-                return d;
-            });
-            Streams.Digest got = Streams.receive(up, CHUNK);
-            sent.get();
-            assertThat(got).as("client -> upstream stream of connection %d", id)
-                    .isEqualTo(Streams.expected(seed(id, true), BYTES_EACH_WAY, CHUNK));
-            return got;
         }
     }
 }
