@@ -37,7 +37,7 @@ public final class KernelFeatures {
         SOCKMAP_LINK("socket map BPF links", "6.10"),
         CGROUP_LINK("cgroup BPF links", "5.7"),
         PROG_QUERY_SOCKMAP("BPF_PROG_QUERY on socket maps", "5.19"),
-        SOCKMAP_ITER("BPF iterators over socket maps (iter/sockmap, a tracing program)", "5.10"),
+        SOCKMAP_ITER("BPF iterators over socket maps (iter/sockmap, a tracing program using bpf_get_socket_cookie)", "5.12"),
         TCP_SOCKETS("TCP sockets in socket maps", "4.14"),
         UDP_SOCKETS("UDP sockets in socket maps", "5.7"),
         UNIX_STREAM_SOCKETS("UNIX stream sockets in socket maps", "5.15"),
@@ -106,11 +106,24 @@ public final class KernelFeatures {
      * the kernel lacks {@code f}.
      */
     public void require(Feature f) {
-        Status s = status.get(f);
-        if (!s.present()) {
-            throw new NotSupportedException("probe", f.description(), Errno.EOPNOTSUPP.code(),
-                    "needs Linux " + f.since() + "+; " + s.detail());
+        NotSupportedException e = lacking(f, "probe", Errno.EOPNOTSUPP.code());
+        if (e != null) {
+            throw e;
         }
+    }
+
+    /**
+     * When the kernel lacks {@code f}: the exception that says so for {@code operation}, which
+     * failed with {@code errno}; else null. Used on error paths to turn a bare EINVAL from an old
+     * kernel into an explained one.
+     */
+    static NotSupportedException lacking(Feature f, String operation, int errno) {
+        Status s = probe().status.get(f);
+        if (s.present()) {
+            return null;
+        }
+        return new NotSupportedException(operation, f, errno,
+                "needs Linux " + f.since() + "+; " + s.detail());
     }
 
     /** The probes themselves. */
@@ -142,12 +155,20 @@ public final class KernelFeatures {
             }
         }
 
+        /** Probe details go into one-row-per-feature tables: the first line, at most 160 chars. */
+        static String oneLine(String why) {
+            String w = why == null ? "" : why.strip();
+            int nl = w.indexOf('\n');
+            String first = nl < 0 ? w : w.substring(0, nl).strip() + " ...";
+            return first.length() <= 160 ? first : first.substring(0, 157) + "...";
+        }
+
         private static Status result(long r) {
             return r >= 0 ? new Status(true, "") : new Status(false, Errno.of((int) -r).name());
         }
 
         private static Status missing(String why) {
-            return new Status(false, why);
+            return new Status(false, oneLine(why));
         }
 
         private int map(Feature f, int type, int keySize) {

@@ -91,7 +91,6 @@ public abstract sealed class Program implements AutoCloseable permits SkMsgProgr
         return fd;
     }
 
-    /** Attaches to {@code target} at {@code type}; see {@link AttachMode}. */
     /** Describes an attachment lazily (no string work on the success path). */
     record What(String program, String target, AttachType type) {
         @Override
@@ -100,6 +99,10 @@ public abstract sealed class Program implements AutoCloseable permits SkMsgProgr
         }
     }
 
+    /**
+     * Attaches to {@code target} at {@code type}; see {@link AttachMode}. On a kernel that lacks
+     * the link type or the attach type, throws the {@link NotSupportedException} naming it.
+     */
     final Attachment attach(Fd target, String targetDesc, AttachType type, AttachMode mode, int progAttachFlags) {
         int prog = fd.get();
         int tgt = target.get();
@@ -112,12 +115,27 @@ public abstract sealed class Program implements AutoCloseable permits SkMsgProgr
             int e = (int) -r;
             boolean noSuchLink = e == Errno.EINVAL.code() || e == Errno.EOPNOTSUPP.code()
                     || e == Errno.ENOTSUPP.code() || e == Errno.EPROTOTYPE.code();
+            if (mode == AttachMode.LINK && noSuchLink) {
+                NotSupportedException ns = KernelFeatures.lacking(type == AttachType.CGROUP_SOCK_OPS
+                        ? KernelFeatures.Feature.CGROUP_LINK : KernelFeatures.Feature.SOCKMAP_LINK,
+                        "BPF_LINK_CREATE " + what, e);
+                if (ns != null) {
+                    throw ns;
+                }
+            }
             if (mode == AttachMode.LINK || !noSuchLink) {
                 throw Errors.of("BPF_LINK_CREATE", what.toString(), e, Errors.Op.ATTACH);
             }
         }
         long r = Bpf.progAttach(tgt, prog, type.value(), progAttachFlags, 0);
         if (r < 0) {
+            if (r == -Errno.EINVAL.code() && type == AttachType.SK_SKB_VERDICT) {
+                NotSupportedException ns = KernelFeatures.lacking(KernelFeatures.Feature.ATTACH_SK_SKB_VERDICT,
+                        "BPF_PROG_ATTACH " + what, (int) -r);
+                if (ns != null) {
+                    throw ns;
+                }
+            }
             throw Errors.of("BPF_PROG_ATTACH", what.toString(), (int) -r, Errors.Op.ATTACH);
         }
         return Attachment.progAttach(dup(target), dup(fd), what, type);

@@ -14,10 +14,22 @@ final class Queries {
     private Queries() {}
 
     static List<Integer> progIds(int targetFd, AttachType type, String what) {
+        return progIds(targetFd, type, what, false);
+    }
+
+    /** As above; {@code socketMap} turns EINVAL on a kernel without PROG_QUERY on maps into NotSupported. */
+    static List<Integer> progIds(int targetFd, AttachType type, String what, boolean socketMap) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment ids = arena.allocate(JAVA_INT, 64);
             long r = Bpf.progQuery(targetFd, type.value(), 0, ids);
             if (r < 0) {
+                if (socketMap && r == -Errno.EINVAL.code()) {
+                    NotSupportedException ns = KernelFeatures.lacking(KernelFeatures.Feature.PROG_QUERY_SOCKMAP,
+                            "BPF_PROG_QUERY " + what, (int) -r);
+                    if (ns != null) {
+                        throw ns;
+                    }
+                }
                 throw Errors.of("BPF_PROG_QUERY", what + " (" + type + ")", (int) -r, Errors.Op.ATTACH);
             }
             int n = Math.min(Bpf.queryCount(), 64);

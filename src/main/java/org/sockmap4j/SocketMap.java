@@ -247,9 +247,11 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
      * Ids of the programs attached to this map at {@code type} ({@code BPF_PROG_QUERY} on the map
      * fd, Linux 5.19+ for socket maps). Querying SK_SKB_VERDICT while a stream_verdict program is
      * attached (or the reverse) fails with EBUSY: the two share one slot.
+     *
+     * @throws NotSupportedException on kernels before 5.19, which cannot query socket maps
      */
     public final List<Integer> attachedPrograms(AttachType type) {
-        return Queries.progIds(fd.get(), type, describe());
+        return Queries.progIds(fd.get(), type, describe(), true);
     }
 
     /**

@@ -93,6 +93,7 @@ public final class Splicer implements AutoCloseable {
     private long closedC2u;
     private long closedU2c;
     private final boolean noDelay;
+    private final Framing framing;
     private volatile boolean closed;
 
     /** Statistics of a Splicer: pairs open and ended, bytes each way (ended pairs plus open ones). */
@@ -112,6 +113,7 @@ public final class Splicer implements AutoCloseable {
 
     private Splicer(int maxPairs, Framing framing, boolean noDelay) {
         this.noDelay = noDelay;
+        this.framing = framing;
         BpfObject o = BpfObject.openBundled("splice");
         try {
             o.maxEntries("socks", 2 * maxPairs).maxEntries("targets", 2 * maxPairs).maxEntries("peers", 2 * maxPairs);
@@ -138,9 +140,17 @@ public final class Splicer implements AutoCloseable {
         watcher = Thread.ofPlatform().daemon().name("sockmap4j-splicer").start(this::watch);
     }
 
-    /** A Splicer for up to 10,000 concurrent pairs, with skb_verdict framing. */
+    /**
+     * A Splicer for up to 10,000 concurrent pairs, with skb_verdict framing (stream-parser framing
+     * on kernels before 5.13).
+     */
     public static Splicer create() {
         return builder().create();
+    }
+
+    /** The framing this Splicer attached (see {@link Builder#framing}). */
+    public Framing framing() {
+        return framing;
     }
 
     /** A builder. */
@@ -151,7 +161,7 @@ public final class Splicer implements AutoCloseable {
     /** Builds a {@link Splicer}. */
     public static final class Builder {
         private int maxPairs = 10_000;
-        private Framing framing = Framing.SKB_VERDICT;
+        private Framing framing;
         private boolean noDelay = true;
 
         private Builder() {}
@@ -175,7 +185,12 @@ public final class Splicer implements AutoCloseable {
             return this;
         }
 
-        /** How received data is framed before the verdict (default {@link Framing#SKB_VERDICT}). */
+        /**
+         * How received data is framed before the verdict. The default is {@link Framing#SKB_VERDICT}
+         * where the kernel has it (5.13+) and {@link Framing#STREAM_PARSER} before; asking for
+         * SKB_VERDICT explicitly on an older kernel makes {@link #create()} throw
+         * {@link NotSupportedException}.
+         */
         public Builder framing(Framing framing) {
             this.framing = java.util.Objects.requireNonNull(framing);
             return this;
@@ -183,7 +198,12 @@ public final class Splicer implements AutoCloseable {
 
         /** Loads the bundled splice program, sizes its maps and attaches it. */
         public Splicer create() {
-            return new Splicer(maxPairs, framing, noDelay);
+            Framing f = framing;
+            if (f == null) {
+                f = KernelFeatures.probe().has(KernelFeatures.Feature.ATTACH_SK_SKB_VERDICT)
+                        ? Framing.SKB_VERDICT : Framing.STREAM_PARSER;
+            }
+            return new Splicer(maxPairs, f, noDelay);
         }
     }
 

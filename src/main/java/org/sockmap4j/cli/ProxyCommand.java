@@ -68,7 +68,12 @@ final class ProxyCommand implements Callable<Integer> {
         InetSocketAddress to = HostPort.parse("--upstream", upstream);
         if (mode == Mode.splice) {
             Privileges.require("sockmap proxy --mode splice");
-            KernelFeatures.probe().require(KernelFeatures.Feature.ATTACH_SK_SKB_VERDICT);
+            if (framing == Framing.skb_verdict) {
+                KernelFeatures.probe().require(KernelFeatures.Feature.ATTACH_SK_SKB_VERDICT);
+            } else {
+                KernelFeatures.probe().require(KernelFeatures.Feature.ATTACH_SK_SKB_STREAM_PARSER);
+                KernelFeatures.probe().require(KernelFeatures.Feature.ATTACH_SK_SKB_STREAM_VERDICT);
+            }
         }
         if (sockbuf < 0 || sockbuf > (1 << 30)) {
             throw new Errors.UserError("--sockbuf must be 0..1073741824");

@@ -32,15 +32,29 @@ final class ProxyProcess implements AutoCloseable {
                 "--add-exports", "java.base/sun.nio.ch=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
                 Main.class.getName(), "proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:" + upstreamPort));
         cmd.addAll(modeArgs);
-        process = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
-        String line = out.readLine();
-        Matcher m = line == null ? null : READY.matcher(line);
-        if (m == null || !m.find()) {
-            process.destroyForcibly();
-            throw new Errors.UserError("the proxy did not start: " + line);
+        Path err = Files.createTempFile("sockmap4j-proxy", ".err");
+        int listening;
+        try {
+            process = new ProcessBuilder(cmd).redirectError(err.toFile()).start();
+            out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+            String line = out.readLine();
+            Matcher m = line == null ? null : READY.matcher(line);
+            if (m == null || !m.find()) {
+                process.destroyForcibly();
+                try {
+                    process.waitFor(5, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                String why = Files.readString(err).strip();
+                throw new Errors.UserError("the proxy did not start: "
+                        + (why.isEmpty() ? String.valueOf(line) : why.lines().findFirst().orElse(why)));
+            }
+            listening = Integer.parseInt(m.group(1));
+        } finally {
+            Files.deleteIfExists(err); // the child keeps writing to its open file, if it lives on
         }
-        port = Integer.parseInt(m.group(1));
+        port = listening;
     }
 
     int port() {

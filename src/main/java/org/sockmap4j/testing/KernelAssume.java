@@ -16,6 +16,14 @@ public final class KernelAssume {
 
     /** Aborts the test unless the running kernel has {@code f}; fails if the probe looks broken. */
     public static void has(Feature f) {
+        has(f, "");
+    }
+
+    /**
+     * As {@link #has(Feature)}, for a test that needs what came with {@code f} rather than
+     * {@code f} itself; {@code why} (e.g. "which came with UDP redirects") goes into the reason.
+     */
+    public static void has(Feature f, String why) {
         KernelFeatures.Status s = KernelFeatures.probe().all().get(f);
         if (s.present()) {
             return;
@@ -26,7 +34,8 @@ public final class KernelAssume {
             throw new AssertionError("the probe says this kernel lacks " + f.description() + ", but Linux " + running
                     + " has it (since " + f.since() + "): the probe is broken; detail: " + s.detail());
         }
-        Assumptions.abort("kernel lacks " + f.description() + " (since Linux " + f.since() + "): " + s.detail());
+        Assumptions.abort("kernel lacks " + f.description() + " (since Linux " + f.since() + ")"
+                + (why.isEmpty() ? "" : ", " + why) + ": " + s.detail());
     }
 
     /** Whether kernel release {@code release} (e.g. "6.1.0-18-amd64") is at least {@code since} ("5.13"). */

@@ -16,13 +16,14 @@ import org.junit.jupiter.api.extension.ExtendWith;
  *
  * <p>The test is tagged {@code privileged} and guarded by {@link PrivilegedExtension}: without
  * those privileges it is skipped, unless the system property {@code sockmap4j.requirePrivileged}
- * is {@code true}, in which case it fails.
+ * is {@code true}, in which case it fails. A {@link org.sockmap4j.NotSupportedException} naming a
+ * kernel feature the probes report missing skips it (see {@link KernelFeatureExtension}).
  */
 @Documented
 @Inherited
 @Retention(RetentionPolicy.RUNTIME)
 @Target({ElementType.TYPE, ElementType.METHOD})
 @Tag("privileged")
-@ExtendWith(PrivilegedExtension.class)
+@ExtendWith({PrivilegedExtension.class, KernelFeatureExtension.class})
 public @interface Privileged {
 }

@@ -15,13 +15,16 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import org.sockmap4j.SockMap;
+import org.sockmap4j.KernelFeatures;
 import org.sockmap4j.Sockets;
+import org.sockmap4j.testing.KernelAssume;
 
 /**
  * Two connected sockets on loopback of one kind: {@link #mapped} is the end a test puts into a
  * socket map, {@link #peer} the other end. TCP, UDP (two bound and connected DatagramChannels on
  * 127.0.0.1) and UNIX stream are JDK channels; UNIX dgram is a raw {@code socketpair}. Reads and
- * writes go through {@link RawSockets} on the fds, so errnos are exact.
+ * writes go through {@link RawSockets} on the fds, so errnos are exact. Opening a kind the
+ * kernel cannot put into a socket map (UDP before 5.7, UNIX before 5.15) skips the test.
  */
 final class ConnectedPair implements AutoCloseable {
     /** The socket kinds of the redirect matrix. */
@@ -58,6 +61,12 @@ final class ConnectedPair implements AutoCloseable {
 
     /** Opens a connected pair of {@code kind}; UNIX stream sockets get a fresh name under {@code dir}. */
     static ConnectedPair open(Kind kind, Path dir) throws IOException {
+        switch (kind) {
+            case UDP -> KernelAssume.has(KernelFeatures.Feature.UDP_SOCKETS);
+            case UNIX_STREAM -> KernelAssume.has(KernelFeatures.Feature.UNIX_STREAM_SOCKETS);
+            case UNIX_DGRAM -> KernelAssume.has(KernelFeatures.Feature.UNIX_DGRAM_SOCKETS);
+            default -> { }
+        }
         List<NetworkChannel> opened = new ArrayList<>();
         try {
             switch (kind) {

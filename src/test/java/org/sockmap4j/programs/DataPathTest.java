@@ -97,7 +97,11 @@ class DataPathTest {
         }
     }
 
-    /** skb_pass on UDP: FIONREAD is the size of the next datagram, then of the one after. */
+    /**
+     * skb_pass on UDP: FIONREAD is the size of the next datagram, then of the one after (where
+     * udp_bpf_ioctl exists, as on 6.18; on 6.1 FIONREAD does not see the psock queue and says 0
+     * throughout). The datagrams arrive whole and in order either way.
+     */
     @Test
     void udpFionreadIsTheSizeOfTheNextDatagram() throws Exception {
         f.skSkb("skb_pass", AttachType.SK_SKB_VERDICT);
@@ -108,10 +112,12 @@ class DataPathTest {
             sendAll(p.peer, second);
             assertThat(countersReach(s -> s.passedMessages() == 2)).isTrue();
 
-            assertThat(RawSockets.fionread(p.mapped)).isEqualTo(100);
+            int before = RawSockets.fionread(p.mapped);
+            assertThat(before).as("FIONREAD: the next datagram, or 0 without udp_bpf_ioctl").isIn(100, 0);
+            boolean seesPsockQueue = before == 100;
             RawSockets.Received r = RawSockets.recv(p.mapped, 100, RawSockets.MSG_DONTWAIT);
             assertThat(r.data()).isEqualTo(first);
-            assertThat(RawSockets.fionread(p.mapped)).isEqualTo(40);
+            assertThat(RawSockets.fionread(p.mapped)).isEqualTo(seesPsockQueue ? 40 : 0);
             assertThat(RawSockets.recv(p.mapped, 100, RawSockets.MSG_DONTWAIT).data()).isEqualTo(second);
             assertThat(RawSockets.fionread(p.mapped)).isZero();
         }

@@ -112,7 +112,7 @@ class EarlyDataTest {
 
     /**
      * TCP: inserting runs no verdict, and FIONREAD then says 0 (6.18's tcp_bpf_ioctl counts only
-     * the psock queue) although poll reports POLLIN. The first recv() runs the verdict over the
+     * the psock queue; 6.1, without it, counts the TCP queue: 100) although poll reports POLLIN. The first recv() runs the verdict over the
      * queued bytes: with skb_pass the recv returns them, with skb_drop they are dropped and the
      * recv says EAGAIN (while poll keeps reporting POLLIN: see below).
      */
@@ -127,7 +127,8 @@ class EarlyDataTest {
 
             assertThat(f.counters.snapshot()).as("nothing judged at the insert").isEqualTo(NOTHING);
             assertThat(RawSockets.readable(p.mapped, 0)).isTrue();
-            assertThat(RawSockets.fionread(p.mapped)).isZero();
+            assertThat(RawSockets.fionread(p.mapped)).as("FIONREAD: psock queue (0) or TCP queue (100)")
+                    .isIn(0, 100);
 
             RawSockets.Received r = RawSockets.recv(p.mapped, 1000, RawSockets.MSG_DONTWAIT);
             if (verdict.equals("skb_pass")) {
