@@ -11,6 +11,9 @@ source "$out/guest.env"
 cd "$VMTEST_REPO" || exit 3
 export JAVA_HOME PATH="$JAVA_HOME/bin:$PATH"
 echo "vmtest-guest: $(java -version 2>&1 | head -1), $(nproc) CPUs, RLIMIT_MEMLOCK $(ulimit -l), nofile $(ulimit -n)"
+# What the library's probes find on this kernel (for the README's table: scripts/kernel-table.sh).
+java "${VMTEST_JVM_ARGS[@]}" -cp "$VMTEST_CP" org.sockmap4j.cli.Main probe --json >"$out/probe.json" 2>"$out/probe.err" \
+  || echo "vmtest-guest: sockmap probe failed: $(head -c 300 "$out/probe.err")"
 start=$(date +%s)
 # On the time limit: SIGQUIT first (the JVM prints every thread's stack to the console and goes
 # on), SIGKILL a minute later, so that a hang leaves a trace and the guest still powers off.

@@ -42,7 +42,7 @@ public final class KernelFeatures {
         UDP_SOCKETS("UDP sockets in socket maps", "5.7"),
         UNIX_STREAM_SOCKETS("UNIX stream sockets in socket maps", "5.15"),
         UNIX_DGRAM_SOCKETS("UNIX dgram sockets in socket maps", "5.15"),
-        VSOCK_SOCKETS("VSOCK sockets in socket maps (needs vsock_loopback to test)", "6.4"),
+        VSOCK_SOCKETS("VSOCK sockets in socket maps (probed with vsock_loopback)", "6.4"),
         BPFFS("a bpffs mount (mount -t bpf bpf /sys/fs/bpf)", "4.4"),
         WRITABLE_CGROUP2("a writable cgroup v2 hierarchy", "4.5");
 
@@ -64,6 +64,12 @@ public final class KernelFeatures {
             return since;
         }
     }
+
+    /**
+     * Start of {@link Status#detail()} when {@link Feature#VSOCK_SOCKETS} could not be probed
+     * because the system has no local vsock transport to make a connected pair with.
+     */
+    public static final String NO_VSOCK_TRANSPORT = "no local vsock transport to probe with";
 
     /** A probe's answer: present or not, and why not (the errno or condition). */
     public record Status(boolean present, String detail) {}
@@ -242,13 +248,32 @@ public final class KernelFeatures {
             }));
             out.put(Feature.UNIX_STREAM_SOCKETS, insert(sockmap, () -> unixPair(sockmap, Libc.SOCK_STREAM)));
             out.put(Feature.UNIX_DGRAM_SOCKETS, insert(sockmap, () -> unixPair(sockmap, Libc.SOCK_DGRAM)));
+            out.put(Feature.VSOCK_SOCKETS, vsock(sockmap));
+        }
+
+        /**
+         * A connected AF_VSOCK pair needs a local transport (vsock_loopback); without one the
+         * kernel's support cannot be probed, and the detail says so ("no local vsock transport").
+         */
+        private static Status vsock(int sockmap) {
             int v = Libc.socket(Libc.AF_VSOCK, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0);
             if (v < 0) {
-                out.put(Feature.VSOCK_SOCKETS, missing("no AF_VSOCK sockets (" + Errno.of(-v).name() + ")"));
-            } else {
-                Libc.close(v);
-                out.put(Feature.VSOCK_SOCKETS, missing("AF_VSOCK exists; inserting needs a connected socket "
-                        + "(vsock_loopback), not probed"));
+                return missing("no AF_VSOCK sockets (" + Errno.of(-v).name() + ")");
+            }
+            Libc.close(v);
+            org.sockmap4j.internal.unix.VsockPair p;
+            try {
+                p = org.sockmap4j.internal.unix.VsockPair.open(Libc.SOCK_STREAM);
+            } catch (org.sockmap4j.internal.unix.VsockPair.Failed e) {
+                Errno n = Errno.of(e.errno());
+                return missing(NO_VSOCK_TRANSPORT + " (load vsock_loopback): " + e.getMessage()
+                        + (n == Errno.UNKNOWN ? "" : " (" + n.name() + ")"));
+            }
+            try {
+                return result(tryInsert(sockmap, p.server()));
+            } finally {
+                Libc.close(p.client());
+                Libc.close(p.server());
             }
         }
 

@@ -285,6 +285,31 @@ class SocketFamiliesTest {
         }
     }
 
+    /** A connected VSOCK socket (Linux 6.4+; here through vsock_loopback): both ends enter, leave on close. */
+    @ParameterizedTest
+    @EnumSource(Kind.class)
+    void connectedVsockSocketsAreAccepted(Kind kind) throws Exception {
+        KernelAssume.has(KernelFeatures.Feature.VSOCK_SOCKETS);
+        for (int type : new int[] {Libc.SOCK_STREAM, Libc.SOCK_SEQPACKET}) {
+            org.sockmap4j.internal.unix.VsockPair p = org.sockmap4j.internal.unix.VsockPair.open(type);
+            boolean clientOpen = true;
+            try (SocketMap<Integer> map = kind.create(2)) {
+                map.put(0, p.client());
+                map.put(1, p.server());
+                assertThat(entryMap(map)).containsOnly(Map.entry(0, Sockets.cookie(p.client())),
+                        Map.entry(1, Sockets.cookie(p.server())));
+                Libc.close(p.client());
+                clientOpen = false;
+                assertThat(entryMap(map)).containsOnly(Map.entry(1, Sockets.cookie(p.server())));
+            } finally {
+                if (clientOpen) {
+                    Libc.close(p.client());
+                }
+                Libc.close(p.server());
+            }
+        }
+    }
+
     /** Whether AF_VSOCK has SOCK_SEQPACKET here (socket() answers ESOCKTNOSUPPORT before 5.14). */
     private static boolean vsockSeqpacket() {
         try (RawSocket s = RawSocket.open(Libc.AF_VSOCK, Libc.SOCK_SEQPACKET)) {

@@ -17,6 +17,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.sockmap4j.SockMap;
 import org.sockmap4j.KernelFeatures;
 import org.sockmap4j.Sockets;
+import org.sockmap4j.internal.unix.Libc;
+import org.sockmap4j.internal.unix.VsockPair;
 import org.sockmap4j.testing.KernelAssume;
 
 /**
@@ -24,15 +26,19 @@ import org.sockmap4j.testing.KernelAssume;
  * socket map, {@link #peer} the other end. TCP, UDP (two bound and connected DatagramChannels on
  * 127.0.0.1) and UNIX stream are JDK channels; UNIX dgram is a raw {@code socketpair}. Reads and
  * writes go through {@link RawSockets} on the fds, so errnos are exact. Opening a kind the
- * kernel cannot put into a socket map (UDP before 5.7, UNIX before 5.15) skips the test.
+ * kernel cannot put into a socket map (UDP before 5.7, UNIX before 5.15, VSOCK before 6.4 or
+ * without vsock_loopback) skips the test. VSOCK pairs are raw connected sockets on the local CID.
  */
 final class ConnectedPair implements AutoCloseable {
-    /** The socket kinds of the redirect matrix. */
+    /** The socket kinds: the first four make the redirect matrix; VSOCK has its own cases. */
     enum Kind {
-        TCP, UDP, UNIX_STREAM, UNIX_DGRAM;
+        TCP, UDP, UNIX_STREAM, UNIX_DGRAM, VSOCK_STREAM, VSOCK_SEQPACKET;
+
+        /** The kinds of the redirect matrix (every kernel from 5.15 has them all). */
+        static final Kind[] MATRIX = {TCP, UDP, UNIX_STREAM, UNIX_DGRAM};
 
         boolean stream() {
-            return this == TCP || this == UNIX_STREAM;
+            return this == TCP || this == UNIX_STREAM || this == VSOCK_STREAM;
         }
     }
 
@@ -65,6 +71,7 @@ final class ConnectedPair implements AutoCloseable {
             case UDP -> KernelAssume.has(KernelFeatures.Feature.UDP_SOCKETS);
             case UNIX_STREAM -> KernelAssume.has(KernelFeatures.Feature.UNIX_STREAM_SOCKETS);
             case UNIX_DGRAM -> KernelAssume.has(KernelFeatures.Feature.UNIX_DGRAM_SOCKETS);
+            case VSOCK_STREAM, VSOCK_SEQPACKET -> KernelAssume.has(KernelFeatures.Feature.VSOCK_SOCKETS);
             default -> { }
         }
         List<NetworkChannel> opened = new ArrayList<>();
@@ -109,6 +116,16 @@ final class ConnectedPair implements AutoCloseable {
                 case UNIX_DGRAM -> {
                     int[] sv = RawSockets.socketpair(RawSockets.SOCK_DGRAM);
                     return new ConnectedPair(kind, sv[0], sv[1], null, opened, sv);
+                }
+                case VSOCK_STREAM, VSOCK_SEQPACKET -> {
+                    VsockPair v;
+                    try {
+                        v = VsockPair.open(kind == Kind.VSOCK_STREAM ? Libc.SOCK_STREAM : Libc.SOCK_SEQPACKET);
+                    } catch (VsockPair.Failed e) {
+                        throw new IOException("a connected " + kind + " pair: " + e.getMessage(), e);
+                    }
+                    return new ConnectedPair(kind, v.server(), v.client(), null, opened,
+                            new int[] {v.server(), v.client()});
                 }
                 default -> throw new AssertionError(kind);
             }

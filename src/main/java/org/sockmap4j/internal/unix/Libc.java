@@ -62,6 +62,14 @@ public final class Libc {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), ERRNO);
     private static final MethodHandle OPEN = handle("open",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2), ERRNO);
+    private static final MethodHandle BIND = handle("bind",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), ERRNO);
+    private static final MethodHandle CONNECT = handle("connect",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT), ERRNO);
+    private static final MethodHandle LISTEN = handle("listen",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT), ERRNO);
+    private static final MethodHandle ACCEPT4 = handle("accept4",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT), ERRNO);
     private static final MethodHandle SOCKET = handle("socket",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), ERRNO);
     private static final MethodHandle READ = handle("read",
@@ -155,6 +163,46 @@ public final class Libc {
         MemorySegment c = Scratch.get().capture;
         try {
             return ret(c, (int) GETPEERNAME.invokeExact(c, fd, addr, len));
+        } catch (Throwable t) {
+            throw broken(t);
+        }
+    }
+
+    /** bind(fd, addr, addr.byteSize()): 0 or -errno. */
+    public static int bind(int fd, MemorySegment addr) {
+        MemorySegment c = Scratch.get().capture;
+        try {
+            return ret(c, (int) BIND.invokeExact(c, fd, addr, (int) addr.byteSize()));
+        } catch (Throwable t) {
+            throw broken(t);
+        }
+    }
+
+    /** connect(fd, addr, addr.byteSize()): 0 or -errno. */
+    public static int connect(int fd, MemorySegment addr) {
+        MemorySegment c = Scratch.get().capture;
+        try {
+            return ret(c, (int) CONNECT.invokeExact(c, fd, addr, (int) addr.byteSize()));
+        } catch (Throwable t) {
+            throw broken(t);
+        }
+    }
+
+    /** listen(fd, backlog): 0 or -errno. */
+    public static int listen(int fd, int backlog) {
+        MemorySegment c = Scratch.get().capture;
+        try {
+            return ret(c, (int) LISTEN.invokeExact(c, fd, backlog));
+        } catch (Throwable t) {
+            throw broken(t);
+        }
+    }
+
+    /** accept4(fd, NULL, NULL, flags): the new fd or -errno. */
+    public static int accept4(int fd, int flags) {
+        MemorySegment c = Scratch.get().capture;
+        try {
+            return ret(c, (int) ACCEPT4.invokeExact(c, fd, MemorySegment.NULL, MemorySegment.NULL, flags));
         } catch (Throwable t) {
             throw broken(t);
         }
