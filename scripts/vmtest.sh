@@ -140,7 +140,11 @@ classpath="$root/target/test-classes:$root/target/classes:$deps:$launcher"
 argline="$(sed -n 's:.*<argLine>\(.*\)</argLine>.*:\1:p' "$root/pom.xml" | head -1)"
 [[ -n "$argline" ]] || die "no <argLine> in pom.xml"
 read -r -a jvm_args <<<"$argline"
-jvm_args+=(-Dsockmap4j.requirePrivileged=true)
+jvm_args+=(-Dsockmap4j.requirePrivileged=true
+  # TCG is 6-9 times slower than the host: IntegrityTest moves 1 MiB each way per connection
+  # (64 connections, 128 MiB in all) instead of 8 MiB, so its waits hold. VMTEST_JVM_ARGS can
+  # set it back (-Dsockmap4j.integrity.bytes=8388608: a later -D wins).
+  -Dsockmap4j.integrity.bytes=1048576)
 if [[ -n "${VMTEST_JVM_ARGS:-}" ]]; then
   read -r -a extra <<<"$VMTEST_JVM_ARGS"
   jvm_args+=("${extra[@]}")
