@@ -5,12 +5,15 @@ import java.nio.channels.NetworkChannel;
 import org.sockmap4j.AttachType;
 import org.sockmap4j.BpfObject;
 import org.sockmap4j.Counters;
+import org.sockmap4j.KernelFeatures;
 import org.sockmap4j.LpmTrie;
 import org.sockmap4j.SkSkbProgram;
 import org.sockmap4j.SockMap;
 
 /**
- * Ingress policy for chosen sockets (SK_SKB verdict, Linux 5.13+): data received by a socket
+ * Ingress policy for chosen sockets (SK_SKB verdict: BPF_SK_SKB_VERDICT on Linux 5.13+; before
+ * that, from 5.10, the same program at BPF_SK_SKB_STREAM_VERDICT without a parser, which takes
+ * TCP sockets only): data received by a socket
  * {@link #add added} here from a denied peer address is dropped before the application sees it;
  * the rest passes. Denied prefixes change at run time. {@link #close()} detaches everything
  * (sockets already added stay policed until they are removed or closed, as the kernel keeps their
@@ -32,7 +35,8 @@ public final class IngressPolicy implements AutoCloseable {
             v6 = r.add(obj.lpmTrie("deny_v6"));
             counters = r.add(obj.counters("counters"));
             SkSkbProgram p = r.add(obj.skSkb("ingress_policy"));
-            r.add(p.attach(map, AttachType.SK_SKB_VERDICT));
+            r.add(p.attach(map, KernelFeatures.probe().has(KernelFeatures.Feature.ATTACH_SK_SKB_VERDICT)
+                    ? AttachType.SK_SKB_VERDICT : AttachType.SK_SKB_STREAM_VERDICT));
         } catch (RuntimeException e) {
             r.close();
             throw e;

@@ -45,7 +45,10 @@ class LocalBypassTest {
              Attachment msgAttach = msg.attach(hash);
              Attachment opsAttach = ops.attach(cgroup)) {
             NetNs.vethPair(a, "10.0.0.1/24", b, "10.0.0.2/24");
-            assertThat(hash.attachedPrograms(AttachType.SK_MSG_VERDICT)).containsExactly(msg.id());
+            if (org.sockmap4j.KernelFeatures.probe().has(org.sockmap4j.KernelFeatures.Feature.PROG_QUERY_SOCKMAP)) {
+                // socket maps answer BPF_PROG_QUERY from 5.19; the redirect counters below prove it anyway
+                assertThat(hash.attachedPrograms(AttachType.SK_MSG_VERDICT)).containsExactly(msg.id());
+            }
             assertThat(cgroup.attachedPrograms(AttachType.CGROUP_SOCK_OPS)).containsExactly(ops.id());
 
             try (ChildProcess server = ChildProcess.startIn(a, PingPong.class, "server", "10.0.0.1", "7000");
