@@ -36,8 +36,8 @@ final class ProxyCommand implements Callable<Integer> {
             + "root) or copy (Java relay); default ${DEFAULT-VALUE}.")
     Mode mode;
 
-    @Option(names = "--framing", defaultValue = "skb_verdict", description = "splice mode: skb_verdict (a verdict "
-            + "per received skb, Linux 5.13+) or stream_parser (parser + stream_verdict); default ${DEFAULT-VALUE}.")
+    @Option(names = "--framing", description = "splice mode: skb_verdict (a verdict per received skb, Linux 5.13+) "
+            + "or stream_parser (parser + stream_verdict); default: skb_verdict where the kernel has it.")
     Framing framing;
 
     @Option(names = "--sockbuf", paramLabel = "BYTES", description = "Set SO_SNDBUF and SO_RCVBUF of the proxy's "
@@ -68,6 +68,10 @@ final class ProxyCommand implements Callable<Integer> {
         InetSocketAddress to = HostPort.parse("--upstream", upstream);
         if (mode == Mode.splice) {
             Privileges.require("sockmap proxy --mode splice");
+            if (framing == null) {
+                framing = KernelFeatures.probe().has(KernelFeatures.Feature.ATTACH_SK_SKB_VERDICT)
+                        ? Framing.skb_verdict : Framing.stream_parser;
+            }
             if (framing == Framing.skb_verdict) {
                 KernelFeatures.probe().require(KernelFeatures.Feature.ATTACH_SK_SKB_VERDICT);
             } else {

@@ -22,7 +22,8 @@ final class Cli {
     private Cli() {}
 
     /** How long a CLI process gets for a line or to exit. */
-    static final Duration T = Duration.ofSeconds(30);
+    /** How long a child may take to answer: generous, for slow machines and TCG guests (scripts/vmtest.sh). */
+    static final Duration T = Duration.ofSeconds(60);
 
     /** The command line that runs {@code sockmap ARGS...} (same java and classpath as this JVM). */
     static List<String> command(String... args) {
