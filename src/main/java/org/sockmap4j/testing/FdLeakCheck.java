@@ -146,9 +146,10 @@ public final class FdLeakCheck implements BeforeAllCallback, AfterAllCallback {
             return;
         }
         warmedUp = true;
-        // a virtual thread that must park on a read (the byte comes 20 ms later) starts the
-        // JDK's poller threads and their epoll fds for good; a timed-out accept did not always
-        // park under slow emulation (vmtest), and the pollers then showed up as a test's leak
+        // a virtual thread parked on a socket read creates the JDK's I/O pollers and their epoll
+        // fds (a master and one per read/write poller: 4 with 2 CPUs) for good. The byte is sent
+        // only once the thread is seen parked: under slow emulation (vmtest) a fixed delay let
+        // the read return at once, and the pollers then showed up as a test's leak.
         try (ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
              java.net.Socket client = new java.net.Socket(InetAddress.getLoopbackAddress(), server.getLocalPort());
              java.net.Socket accepted = server.accept()) {
@@ -159,7 +160,10 @@ public final class FdLeakCheck implements BeforeAllCallback, AfterAllCallback {
                     // best effort
                 }
             });
-            Thread.sleep(20);
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (t.getState() != Thread.State.WAITING && t.isAlive() && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
             client.getOutputStream().write(1);
             t.join(5000);
         } catch (IOException ignored) {
