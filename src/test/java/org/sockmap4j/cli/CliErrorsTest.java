@@ -45,14 +45,14 @@ class CliErrorsTest {
 
     @ParameterizedTest
     @MethodSource("badCidrs")
-    @Timeout(60)
+    @Timeout(120)
     void badCidrIsExit1WithOneLine(String cidr, String why) {
         Cli.Result r = Cli.run("policy", "--cgroup", "/nonexistent-cgroup", "--deny", "192.0.2.0/24", "--deny", cidr);
         Cli.assertOneLineError(r, 1, "sockmap policy: ", "bad CIDR '" + cidr + "'", why);
     }
 
     @Test
-    @Timeout(60)
+    @Timeout(120)
     void shortIpv4FormsAreNotSilentlyReinterpreted() {
         for (String cidr : List.of("10.1/16", "192.0.2/24", "3221225985/32")) {
             Cli.Result r = Cli.run("policy", "--cgroup", "/nonexistent-cgroup", "--deny", cidr);
@@ -61,7 +61,7 @@ class CliErrorsTest {
     }
 
     @Test
-    @Timeout(60)
+    @Timeout(120)
     void nestedCommandsAreNamedInFull() {
         Cli.assertOneLineError(Cli.run("bench", "latency", "--time", "0"), 1, "sockmap bench latency: ");
         Cli.assertOneLineError(Cli.run("bench", "proxy", "--connections", "0"), 1, "sockmap bench proxy: ");
@@ -82,7 +82,7 @@ class CliErrorsTest {
 
     @ParameterizedTest
     @MethodSource("badAddresses")
-    @Timeout(60)
+    @Timeout(120)
     void badProxyAddressIsExit1WithOneLine(String option, String value, String why) {
         String listen = option.equals("--listen") ? value : "127.0.0.1:0";
         String upstream = option.equals("--upstream") ? value : "127.0.0.1:9";
@@ -91,7 +91,7 @@ class CliErrorsTest {
     }
 
     @Test
-    @Timeout(60)
+    @Timeout(120)
     void listenAddressInUseIsExit1WithOneLine() throws Exception {
         try (ServerSocketChannel taken = ServerSocketChannel.open()
                 .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
@@ -102,14 +102,14 @@ class CliErrorsTest {
     }
 
     @Test
-    @Timeout(60)
+    @Timeout(120)
     void benchTimeOutOfRangeIsExit1() {
         Cli.assertOneLineError(Cli.run("bench", "latency", "--time", "0"), 1, "--time must be 1..3600 seconds");
         Cli.assertOneLineError(Cli.run("bench", "latency", "--time", "3601"), 1, "--time must be 1..3600 seconds");
     }
 
     @Test
-    @Timeout(60)
+    @Timeout(120)
     void verbosePrintsTheStackTraceAfterTheMessage() {
         Cli.Result r = Cli.run("policy", "--cgroup", "/nonexistent-cgroup", "--deny", "192.0.2.0/33", "--verbose");
         assertThat(r.exit()).as("%s", r).isEqualTo(1);
@@ -158,13 +158,13 @@ class CliErrorsTest {
 
     @ParameterizedTest
     @MethodSource("usageErrors")
-    @Timeout(60)
+    @Timeout(120)
     void usageErrorIsExit2WithUsage(List<String> args, String first, String usage) {
         Cli.assertUsageError(Cli.run(args.toArray(String[]::new)), first, usage);
     }
 
     @Test
-    @Timeout(60)
+    @Timeout(120)
     void helpAndVersionExit0OnStdout() {
         Cli.Result h = Cli.run("--help");
         assertThat(h.exit()).as("%s", h).isZero();
@@ -186,7 +186,7 @@ class CliErrorsTest {
     @Privileged
     class AsRoot {
         @Test
-        @Timeout(60)
+        @Timeout(120)
         void missingCgroupDirectory(@TempDir Path tmp) {
             Path missing = tmp.resolve("no-such-cgroup");
             for (String cmd : List.of("bypass", "policy")) {
@@ -199,7 +199,7 @@ class CliErrorsTest {
         }
 
         @Test
-        @Timeout(60)
+        @Timeout(120)
         void directoryThatIsNotACgroup(@TempDir Path tmp) {
             Cli.Result r = Cli.run("bypass", "--cgroup", tmp.toString(), "--duration", "1");
             Cli.assertOneLineError(r, 1, "sockmap bypass: ", tmp + " is not a cgroup directory");
@@ -208,7 +208,7 @@ class CliErrorsTest {
         }
 
         @Test
-        @Timeout(60)
+        @Timeout(120)
         void fileThatIsNotADirectory(@TempDir Path tmp) throws Exception {
             Path file = Files.writeString(tmp.resolve("file"), "x");
             Cli.assertOneLineError(Cli.run("bypass", "--cgroup", file.toString(), "--duration", "1"), 1,
@@ -216,7 +216,7 @@ class CliErrorsTest {
         }
 
         @Test
-        @Timeout(60)
+        @Timeout(120)
         void negativeDurationIsExit1AndAttachesNothing() throws Exception {
             try (TestCgroup cg = TestCgroup.create()) {
                 Cli.assertOneLineError(Cli.run("bypass", "--cgroup", cg.path().toString(), "--duration", "-1"), 1,
@@ -228,7 +228,7 @@ class CliErrorsTest {
         }
 
         @Test
-        @Timeout(60)
+        @Timeout(120)
         void benchCpusMustBeServerCommaClient() {
             Cli.assertOneLineError(Cli.run("bench", "latency", "--time", "1", "--cpus", "zero"), 1,
                     "--cpus must be SERVER,CLIENT");
@@ -242,7 +242,7 @@ class CliErrorsTest {
 
         @ParameterizedTest(name = "{1}")
         @MethodSource("org.sockmap4j.cli.CliErrorsTest#privilegedCommands")
-        @Timeout(60)
+        @Timeout(120)
         void withoutCapabilitiesItSaysToRunAsRoot(String name, List<String> args) throws Exception {
             assertThat(Exec.run("setpriv", "--version").ok()).as("setpriv (util-linux) installed").isTrue();
             try (TestCgroup cg = TestCgroup.create()) {
