@@ -91,7 +91,7 @@ class MapDumpCliTest {
     }
 
     @Test
-    @Timeout(60)
+    @Timeout(120)
     void sockhashLinesShowKeyConnectionAndCookie() {
         Cli.Result r = Cli.run("map", "dump", hashPin.toString());
         assertThat(r.exit()).as("%s", r).isZero();
@@ -118,7 +118,7 @@ class MapDumpCliTest {
     }
 
     @Test
-    @Timeout(60)
+    @Timeout(120)
     void sockhashJson() {
         Cli.Result r = Cli.run("map", "dump", hashPin.toString(), "--json");
         assertThat(r.exit()).as("%s", r).isZero();
@@ -146,7 +146,7 @@ class MapDumpCliTest {
     }
 
     @Test
-    @Timeout(60)
+    @Timeout(120)
     void sockmapTextAndJson() {
         long cookie = Sockets.cookie(client);
         Cli.Result r = Cli.run("map", "dump", mapPin.toString());
@@ -171,7 +171,7 @@ class MapDumpCliTest {
     }
 
     @Test
-    @Timeout(60)
+    @Timeout(120)
     void entriesFollowTheMapNotTheCliRun() {
         // what the dump shows is the kernel's current content, read through the pin
         hash.delete(expected.get(Sockets.cookie(accepted)));
@@ -190,7 +190,7 @@ class MapDumpCliTest {
     }
 
     @Test
-    @Timeout(60)
+    @Timeout(120)
     void nothingPinnedIsOneLineAndExit1() {
         Path absent = pins.resolve("absent");
         Cli.Result r = Cli.run("map", "dump", absent.toString());
@@ -198,7 +198,7 @@ class MapDumpCliTest {
     }
 
     @Test
-    @Timeout(60)
+    @Timeout(120)
     void pinnedArrayMapIsRejectedWithItsType() {
         Path arr = pins.resolve("array");
         Exec.check("bpftool", "map", "create", arr.toString(), "type", "array", "key", "4", "value", "4",
@@ -210,7 +210,7 @@ class MapDumpCliTest {
     }
 
     @Test
-    @Timeout(60)
+    @Timeout(120)
     void pathThatIsNotAPinIsOneLineAndExit1(@TempDir Path tmp) throws Exception {
         Path file = Files.writeString(tmp.resolve("not-a-pin"), "hello");
         Cli.Result r = Cli.run("map", "dump", file.toString());
@@ -220,7 +220,7 @@ class MapDumpCliTest {
     }
 
     @Test
-    @Timeout(60)
+    @Timeout(120)
     void pathThatIsNotAPinIsNotCalledAPermissionProblem(@TempDir Path tmp) throws Exception {
         Path file = Files.writeString(tmp.resolve("not-a-pin"), "hello");
         for (Path p : List.of(file, pins.path())) {

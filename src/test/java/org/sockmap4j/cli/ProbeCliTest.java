@@ -39,7 +39,7 @@ class ProbeCliTest {
     }
 
     @Test
-    @Timeout(60)
+    @Timeout(120)
     void listsEveryFeatureWithYesOrNo() throws Exception {
         Cli.Result r = Cli.run("probe");
         assertThat(r.exit()).as("%s", r).isZero();
@@ -69,7 +69,7 @@ class ProbeCliTest {
     }
 
     @Test
-    @Timeout(60)
+    @Timeout(120)
     void jsonIsOneObjectWithKernelAndFeatures() throws Exception {
         Cli.Result r = Cli.run("probe", "--json");
         assertThat(r.exit()).as("%s", r).isZero();

@@ -110,7 +110,7 @@ class ProxyCliTest {
     }
 
     @Test
-    @Timeout(90)
+    @Timeout(150)
     void copyModeRelaysOneMebibyteIntactAndSigtermReports() throws Exception {
         byte[] data = new byte[MIB];
         new Random(42).nextBytes(data);
@@ -140,7 +140,7 @@ class ProxyCliTest {
     @org.junit.jupiter.params.ParameterizedTest
     @org.junit.jupiter.params.provider.ValueSource(strings = {"skb_verdict", "stream_parser"})
     @org.sockmap4j.testing.Privileged
-    @Timeout(90)
+    @Timeout(150)
     void spliceModeRelaysOneMebibyteIntactThroughTheKernel(String framing) throws Exception {
         if (framing.equals("skb_verdict")) {
             org.sockmap4j.testing.KernelAssume.has(org.sockmap4j.KernelFeatures.Feature.ATTACH_SK_SKB_VERDICT);
@@ -172,7 +172,7 @@ class ProxyCliTest {
     }
 
     @Test
-    @Timeout(90)
+    @Timeout(150)
     void severalConnectionsAndSigint() throws Exception {
         try (ChildProcess cli = Cli.start("proxy", "--listen", "localhost:0", "--upstream", "127.0.0.1:" + echoPort())) {
             String ready = cli.readLine(T);
@@ -196,7 +196,7 @@ class ProxyCliTest {
     }
 
     @Test
-    @Timeout(90)
+    @Timeout(150)
     void durationEndsItAndThePortIsReleased() throws Exception {
         try (ChildProcess cli = Cli.start("proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:" + echoPort(),
                 "--duration", "1")) {
