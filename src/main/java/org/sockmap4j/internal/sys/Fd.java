@@ -85,13 +85,22 @@ public final class Fd implements AutoCloseable {
         }
     }
 
-    /** The number, or throws {@link IllegalStateException} if closed. */
+    /**
+     * The number, or throws {@link IllegalStateException} if closed; its message names the library
+     * call that used the closed object (see {@link ApiCall}). No closed number reaches the kernel.
+     */
     public int get() {
         int n = state.fd.get();
         if (n < 0) {
-            throw new IllegalStateException(state.what + " is closed");
+            throw closed(state.what);
         }
         return n;
+    }
+
+    /** The exception for a use of {@code what} after it was closed. */
+    public static IllegalStateException closed(Object what) {
+        return new IllegalStateException(ApiCall.name() + ": " + what
+                + " is closed; it cannot be used after close() (create or open a new one)");
     }
 
     public boolean isClosed() {
