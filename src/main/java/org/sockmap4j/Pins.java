@@ -42,8 +42,9 @@ final class Pins {
         String actual = Fd.bpfKind(fd.get());
         if (!kind.equals(actual)) {
             fd.close();
-            throw new IllegalArgumentException(ApiCall.name() + ": the object pinned at " + path + " is a " + actual
-                    + ", not a " + kind + "; open it with the class of its kind");
+            throw new IllegalArgumentException(ApiCall.name() + ": the object pinned at " + path + " is "
+                    + (actual == null ? "no BPF map, program or link" : "a " + actual) + ", not a " + kind
+                    + "; open it with the class of its kind");
         }
         return fd;
     }

@@ -69,7 +69,8 @@ public final class Fd implements AutoCloseable {
 
     /**
      * What kind of BPF object an fd refers to, from {@code /proc/self/fd/N} ({@code bpf-map},
-     * {@code bpf-prog}, {@code bpf_link}), or null if it is none of them.
+     * {@code bpf-prog}; {@code bpf_link} for a new link, {@code bpf-link} for one opened from a
+     * pin or an id), or null if it is none of them.
      */
     public static String bpfKind(int fd) {
         try {
@@ -77,7 +78,7 @@ public final class Fd implements AutoCloseable {
             return switch (t) {
                 case "anon_inode:bpf-map" -> "map";
                 case "anon_inode:bpf-prog" -> "program";
-                case "anon_inode:bpf_link" -> "link";
+                case "anon_inode:bpf_link", "anon_inode:bpf-link" -> "link";
                 default -> null;
             };
         } catch (java.io.IOException e) {
