@@ -119,7 +119,8 @@ public final class BpfObject implements AutoCloseable {
             }
             String libbpfName = Long.toHexString(buf.address()) + "-" + Long.toHexString(elf.length);
             if (o.equals(MemorySegment.NULL)) {
-                throw Errors.of("bpf_object__open_mem", name, err[0], Errors.Op.OPEN_FILE, said(log, libbpfName, name));
+                throw Errors.of("bpf_object__open_mem", name, err[0], Errors.Op.OPEN_FILE,
+                        said(log, libbpfName, name));
             }
             return new BpfObject(name, libbpfName, arena, o);
         } catch (RuntimeException e) {
@@ -327,7 +328,8 @@ public final class BpfObject implements AutoCloseable {
         int type = Libbpf.mapType(m);
         if (type != expected.value()) {
             throw new IllegalArgumentException(ApiCall.name() + ": map '" + mapName + "' of " + describe() + " is "
-                    + MapType.of(type) + " (type " + type + "), not " + expected + "; take it with the accessor of its type");
+                    + MapType.of(type) + " (type " + type + "), not " + expected
+                    + "; take it with the accessor of its type");
         }
         if (keySize > 0 && Libbpf.mapKeySize(m) != keySize) {
             throw new IllegalArgumentException(ApiCall.name() + ": map '" + mapName + "' of " + describe() + " has "

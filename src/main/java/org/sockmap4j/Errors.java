@@ -101,6 +101,8 @@ final class Errors {
                         + "type, or a key or value size it refuses (sockmap: key 4; value 4 or 8)";
                 case LOAD -> "the kernel refused a map or program of the object";
                 case DELETE -> "the key is out of range or holds no socket";
+                case OPEN_FILE -> "libbpf refused it: empty, or not a BPF ELF object";
+                case ATTACH -> "the program's type or attach type does not fit this target";
                 default -> "invalid argument";
             };
             case ENOTSOCK -> "the fd is not a socket";

@@ -56,8 +56,8 @@ public final class SockHash<K> extends SocketMap<K> {
         if (sizes[0] != codec.size()) {
             fd.close();
             throw new IllegalArgumentException("SockHash.openPinned: the sockhash pinned at " + path + " has "
-                    + sizes[0] + "-byte keys, the codec " + codec + " has " + codec.size() + "; open it with a codec of "
-                    + sizes[0] + " bytes (KeyCodec.bytes(" + sizes[0] + ") reads any)");
+                    + sizes[0] + "-byte keys, the codec " + codec + " has " + codec.size()
+                    + "; open it with a codec of " + sizes[0] + " bytes (KeyCodec.bytes(" + sizes[0] + ") reads any)");
         }
         return new SockHash<>(fd, codec, name[0], sizes[1], sizes[2]);
     }

@@ -287,8 +287,9 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
     /** Refuses to attach to a map that already holds sockets (they would not see the program). */
     final void requireEmptyForAttach(String program) {
         if (!knownEmpty && !isEmpty()) {
-            throw new IllegalStateException("attach " + program + " to " + describe() + " before inserting sockets: "
-                    + "the kernel applies programs only to sockets inserted after the program was attached");
+            throw new IllegalStateException(ApiCall.name() + ": " + program + " -> " + describe() + ": the map "
+                    + "already holds sockets; attach before inserting them (or delete them first): the kernel applies "
+                    + "programs only to sockets inserted after the program was attached");
         }
     }
 

@@ -33,8 +33,8 @@ public final class NoLibbpfPeer {
                     SocketChannel server = listener.accept()) {
                 map.put(0, client);
                 map.put(1, server);
-                return "cookies " + (map.cookie(0) == Sockets.cookie(client)) + " " + (map.cookie(1) == Sockets.cookie(server))
-                        + " id " + (map.id() > 0);
+                return "cookies " + (map.cookie(0) == Sockets.cookie(client)) + " "
+                        + (map.cookie(1) == Sockets.cookie(server)) + " id " + (map.id() > 0);
             }
         });
         Outcome.report("openBundled", () -> {

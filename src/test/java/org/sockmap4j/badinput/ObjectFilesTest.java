@@ -25,10 +25,11 @@ import org.sockmap4j.testing.FdLeakCheck;
 
 /**
  * Object files libbpf cannot open: empty, truncated, for another machine, of another ELF class,
- * byte order or type, a directory and a FIFO. Each is a {@link BpfException} with libbpf's error code,
- * our hint for it, and what libbpf said, with the object called by its name (not by the address
- * of the buffer libbpf read it from); a directory and a FIFO are refused before libbpf sees them. The foreign objects are the bundled {@code redirect} object
- * with one ELF header field patched. Opening parses only: no privileges needed, only libbpf.
+ * byte order or type. Each is a {@link BpfException} with libbpf's error code, our hint for it,
+ * and what libbpf said, with the object called by its name (not by the address of the buffer
+ * libbpf read it from). A directory and a FIFO are refused before libbpf sees them. The foreign
+ * objects are the bundled {@code redirect} object with one ELF header field patched. Opening
+ * parses only: no privileges needed, only libbpf.
  */
 @ExtendWith(FdLeakCheck.class)
 @Timeout(60)

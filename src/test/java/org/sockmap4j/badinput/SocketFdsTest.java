@@ -139,7 +139,7 @@ class SocketFdsTest {
     }
 
     @Test
-    void aClosedChannelIsRefusedBeforeTheKernel() throws IOException {
+    void aClosedSocketChannelIsRefusedNamingTheMapAndKey() throws IOException {
         SocketChannel closed = SocketChannel.open();
         closed.close();
         try (SockMap map = SockMap.builder().name("closed_chan").create()) {
