@@ -15,6 +15,7 @@ public final class ApiCall {
 
     private static final StackWalker WALKER = StackWalker.getInstance(StackWalker.Option.RETAIN_CLASS_REFERENCE);
     private static final String PACKAGE = "org.sockmap4j";
+    private static final String CLI = "org.sockmap4j.cli";
 
     /** {@code Class.method} of the library's entry point on this thread's stack, or "sockmap4j". */
     public static String name() {
@@ -35,9 +36,12 @@ public final class ApiCall {
         });
     }
 
-    /** Whether {@code c} is part of this library (its package, loaded from the same place), not a caller's class. */
+    /**
+     * Whether {@code c} is part of this library (its package, loaded from the same place), not a
+     * caller's class. The CLI counts as a caller: its messages name the library call it made.
+     */
     private static boolean isLibrary(Class<?> c) {
-        return c.getPackageName().startsWith(PACKAGE)
+        return c.getPackageName().startsWith(PACKAGE) && !c.getPackageName().startsWith(CLI)
                 && Objects.equals(location(c.getProtectionDomain().getCodeSource()),
                         location(ApiCall.class.getProtectionDomain().getCodeSource()));
     }
