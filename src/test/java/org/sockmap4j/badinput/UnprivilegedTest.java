@@ -70,8 +70,10 @@ class UnprivilegedTest {
         }
         assertThat(Files.getPosixFilePermissions(dir.path())).doesNotContain(
                 java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE); // the child may not pin there
-        run = ChildJvm.run(NOBODY, UnprivilegedPeer.class, List.of(), openMap.toString(), rootOnly.toString(),
-                program.toString(), shared.toString(), cgroup.path().toString(), dir.resolve("child_pin").toString());
+        // -XX:-UsePerfData: no /tmp/hsperfdata_nobody left behind
+        run = ChildJvm.run(NOBODY, UnprivilegedPeer.class, List.of("-XX:-UsePerfData"), openMap.toString(),
+                rootOnly.toString(), program.toString(), shared.toString(), cgroup.path().toString(),
+                dir.resolve("child_pin").toString());
     }
 
     @AfterAll
