@@ -49,7 +49,8 @@ public final class Attachment implements AutoCloseable {
     /** The link's kernel id ({@code bpftool link show id N}); only for links. */
     public int linkId() {
         if (link == null) {
-            throw new IllegalStateException(what + " is a PROG_ATTACH, not a link");
+            throw new IllegalStateException("Attachment.linkId: " + what + " is a PROG_ATTACH, not a link; "
+                    + "attach with AttachMode.LINK to get one");
         }
         int[] err = new int[1];
         ObjInfo.Link l = ObjInfo.link(link.get(), err);
@@ -65,7 +66,8 @@ public final class Attachment implements AutoCloseable {
      */
     public void pin(Path path) {
         if (link == null) {
-            throw new IllegalStateException(what + " is a PROG_ATTACH; only links can be pinned");
+            throw new IllegalStateException("Attachment.pin: " + what + " is a PROG_ATTACH; only links can be pinned "
+                    + "(attach with AttachMode.LINK)");
         }
         Pins.pin(link.get(), path, what.toString());
     }
@@ -91,7 +93,8 @@ public final class Attachment implements AutoCloseable {
 
     private void updateLink(Program program, Program expected) {
         if (link == null) {
-            throw new IllegalStateException(what + " is a PROG_ATTACH; only links can be updated");
+            throw new IllegalStateException("Attachment.update: " + what + " is a PROG_ATTACH; only links can be "
+                    + "updated (attach with AttachMode.LINK)");
         }
         long r = Bpf.linkUpdate(link.get(), program.fd(), expected == null ? -1 : expected.fd());
         if (r == -Errno.EPERM.code() && expected != null) {

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Objects;
 
 import org.sockmap4j.internal.libbpf.Libbpf;
+import org.sockmap4j.internal.sys.ApiCall;
 import org.sockmap4j.internal.sys.Fd;
 import org.sockmap4j.internal.unix.Libc;
 
@@ -17,7 +18,9 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
 /**
  * A BPF ELF object (programs and maps compiled by {@code clang -target bpf}), opened and loaded
- * through the system libbpf (libbpf1 1.0+, loaded only when this class is first used). Open it
+ * through the system libbpf (libbpf1 1.0+, loaded only when this class is first used; the system
+ * property {@code sockmap4j.libbpf} names another one, by path or file name). Without libbpf,
+ * opening an object throws {@link NotSupportedException}; maps work without it. Open it
  * from a file, from bytes, or from the programs bundled in this jar ({@link #openBundled}); set
  * what must be set before load; {@link #load()}; then take programs and maps as their typed
  * kinds, each of which owns its own fd and stays usable after this object is closed.
@@ -39,12 +42,15 @@ public final class BpfObject implements AutoCloseable {
     public static final List<String> BUNDLED = List.of("bypass", "egress_policy", "ingress_policy", "redirect", "sockmap_iter", "splice");
 
     private final String name;
+    /** What libbpf calls the object in its log (for an object opened from memory: "ADDRESS-SIZE" in hex). */
+    private final String libbpfName;
     private final Arena arena;
     private MemorySegment obj;
     private boolean loaded;
 
-    private BpfObject(String name, Arena arena, MemorySegment obj) {
+    private BpfObject(String name, String libbpfName, Arena arena, MemorySegment obj) {
         this.name = name;
+        this.libbpfName = libbpfName;
         this.arena = arena;
         this.obj = obj;
     }
@@ -56,24 +62,37 @@ public final class BpfObject implements AutoCloseable {
         }
     }
 
-    /** Opens the object file at {@code path} (not loaded yet). */
+    /**
+     * Opens the object file at {@code path} (not loaded yet).
+     *
+     * @throws IllegalArgumentException if the path exists but is no regular file (libbpf would
+     *     leak its fd of a directory, and block forever on a FIFO)
+     * @throws BpfException if libbpf cannot open it (ENOENT: missing; 4000+: libbpf's own codes)
+     */
     public static BpfObject open(Path path) {
         Objects.requireNonNull(path, "path");
         requireLibbpf("bpf_object__open_file");
+        if (Files.exists(path) && !Files.isRegularFile(path)) {
+            throw new IllegalArgumentException("BpfObject.open: " + path + " is "
+                    + (Files.isDirectory(path) ? "a directory" : "not a regular file")
+                    + "; pass a BPF object file (as clang -target bpf -c writes it)");
+        }
         Arena arena = Arena.ofShared();
         try {
             int[] err = new int[1];
             Libbpf.startCapture();
             MemorySegment o;
+            String log;
             try {
                 o = Libbpf.openFile(arena.allocateFrom(path.toString()), err);
             } finally {
-                Libbpf.stopCapture();
+                log = Libbpf.stopCapture();
             }
             if (o.equals(MemorySegment.NULL)) {
-                throw Errors.of("bpf_object__open_file", path.toString(), err[0], Errors.Op.OPEN_FILE);
+                throw Errors.of("bpf_object__open_file", path.toString(), err[0], Errors.Op.OPEN_FILE,
+                        said(log, path.toString(), path.toString()));
             }
-            return new BpfObject(path.getFileName().toString(), arena, o);
+            return new BpfObject(path.getFileName().toString(), path.toString(), arena, o);
         } catch (RuntimeException e) {
             arena.close();
             throw e;
@@ -92,15 +111,18 @@ public final class BpfObject implements AutoCloseable {
             int[] err = new int[1];
             Libbpf.startCapture();
             MemorySegment o;
+            String log;
             try {
                 o = Libbpf.openMem(buf.asSlice(0, elf.length), err);
             } finally {
-                Libbpf.stopCapture();
+                log = Libbpf.stopCapture();
             }
+            String libbpfName = Long.toHexString(buf.address()) + "-" + Long.toHexString(elf.length);
             if (o.equals(MemorySegment.NULL)) {
-                throw Errors.of("bpf_object__open_mem", name, err[0], Errors.Op.OPEN_FILE);
+                throw Errors.of("bpf_object__open_mem", name, err[0], Errors.Op.OPEN_FILE,
+                        said(log, libbpfName, name));
             }
-            return new BpfObject(name, arena, o);
+            return new BpfObject(name, libbpfName, arena, o);
         } catch (RuntimeException e) {
             arena.close();
             throw e;
@@ -110,7 +132,8 @@ public final class BpfObject implements AutoCloseable {
     /** Opens one of the objects bundled in this jar; see {@link #BUNDLED}. */
     public static BpfObject openBundled(String name) {
         if (!BUNDLED.contains(name)) {
-            throw new IllegalArgumentException("no bundled BPF object '" + name + "'; bundled: " + BUNDLED);
+            throw new IllegalArgumentException("BpfObject.openBundled: no bundled BPF object '" + name
+                    + "'; use one of " + BUNDLED + " or open your own with BpfObject.open");
         }
         String res = "/org/sockmap4j/bpf/" + name + ".bpf.o";
         try (InputStream in = BpfObject.class.getResourceAsStream(res)) {
@@ -128,18 +151,39 @@ public final class BpfObject implements AutoCloseable {
         return open(Files.readAllBytes(path), path.getFileName().toString());
     }
 
+    /**
+     * What libbpf said about a failure: its last log line but the closing "failed to load object",
+     * without the "libbpf: " prefix, with the object called {@code name} instead of {@code libbpfName}.
+     */
+    private static String said(String log, String libbpfName, String name) {
+        String[] lines = log.strip().split("\n");
+        for (int i = lines.length - 1; i >= 0; i--) {
+            String line = lines[i].strip();
+            line = line.startsWith("libbpf: ") ? line.substring(8) : line;
+            if (!line.isEmpty() && !line.startsWith("failed to load object")) {
+                return line.replace(libbpfName, name);
+            }
+        }
+        return "";
+    }
+
     private MemorySegment obj() {
         if (obj == null) {
-            throw new IllegalStateException("BPF object '" + name + "' is closed");
+            throw Fd.closed(this.describe());
         }
         return obj;
+    }
+
+    private String describe() {
+        return "BPF object '" + name + "'";
     }
 
     private void requireLoaded(boolean want) {
         obj();
         if (loaded != want) {
-            throw new IllegalStateException("BPF object '" + name + "' is " + (loaded ? "already" : "not yet")
-                    + " loaded");
+            throw new IllegalStateException(ApiCall.name() + ": " + describe() + " is "
+                    + (loaded ? "already loaded; set maps and programs up before load()"
+                            : "not loaded yet; call load() first"));
         }
     }
 
@@ -166,6 +210,10 @@ public final class BpfObject implements AutoCloseable {
     /** Before load: changes a map's max_entries. */
     public BpfObject maxEntries(String map, int maxEntries) {
         requireLoaded(false);
+        if (maxEntries < 1) {
+            throw new IllegalArgumentException("BpfObject.maxEntries: map '" + map + "' of " + describe()
+                    + ": max entries must be at least 1, got " + maxEntries);
+        }
         int r = Libbpf.setMapMaxEntries(map(map), maxEntries);
         if (r < 0) {
             throw Errors.of("bpf_map__set_max_entries", map, -r, Errors.Op.GENERIC);
@@ -181,6 +229,8 @@ public final class BpfObject implements AutoCloseable {
      * @throws VerifierException if the kernel rejects a program; it carries the whole log
      * @throws PermissionException on EPERM/EACCES without a verifier log (privileges, or a policy
      *         such as kernel lockdown refusing the program type)
+     * @throws BpfException for other failures without a verifier log (e.g. EINVAL for a map the
+     *         kernel will not create); its hint ends with what libbpf said
      * @return this
      */
     public BpfObject load() {
@@ -196,10 +246,14 @@ public final class BpfObject implements AutoCloseable {
         if (r < 0) {
             int e = -r;
             close(); // libbpf cannot load an object twice; closing releases what the attempt created (BTF)
-            if (e == Errno.EPERM.code() || e == Errno.EACCES.code() && !log.contains("BEGIN PROG LOAD LOG")) {
-                throw Errors.of("bpf_object__load", name, e, Errors.Op.GENERIC);
+            boolean verifierLog = log.contains("BEGIN PROG LOAD LOG");
+            if (e == Errno.EPERM.code() || e == Errno.EACCES.code() && !verifierLog) {
+                throw Errors.of("bpf_object__load", describe(), e, Errors.Op.GENERIC);
             }
-            throw new VerifierException("bpf_object__load", "BPF object '" + name + "'", e, log);
+            if (!verifierLog) { // a map the kernel would not create, a relocation, ...: not the verifier
+                throw Errors.of("bpf_object__load", describe(), e, Errors.Op.LOAD, said(log, libbpfName, name));
+            }
+            throw new VerifierException("bpf_object__load", describe(), e, log);
         }
         loaded = true;
         return this;
@@ -211,8 +265,8 @@ public final class BpfObject implements AutoCloseable {
                 return n.ptr();
             }
         }
-        throw new IllegalArgumentException("BPF object '" + name + "' has no program '" + prog + "'; it has "
-                + programNames());
+        throw new IllegalArgumentException(ApiCall.name() + ": " + describe() + " has no program '" + prog
+                + "'; it has " + programNames());
     }
 
     private MemorySegment map(String map) {
@@ -221,7 +275,8 @@ public final class BpfObject implements AutoCloseable {
                 return n.ptr();
             }
         }
-        throw new IllegalArgumentException("BPF object '" + name + "' has no map '" + map + "'; it has " + mapNames());
+        throw new IllegalArgumentException(ApiCall.name() + ": " + describe() + " has no map '" + map + "'; it has "
+                + mapNames());
     }
 
     private Fd programFd(String prog, ProgramType expected) {
@@ -229,8 +284,9 @@ public final class BpfObject implements AutoCloseable {
         MemorySegment p = program(prog);
         int type = Libbpf.programType(p);
         if (type != expected.value()) {
-            throw new IllegalArgumentException("program '" + prog + "' of '" + name + "' is " + ProgramType.of(type)
-                    + " (section " + Libbpf.programSection(p) + "), not " + expected);
+            throw new IllegalArgumentException(ApiCall.name() + ": program '" + prog + "' of " + describe() + " is "
+                    + ProgramType.of(type) + " (section " + Libbpf.programSection(p) + "), not " + expected
+                    + "; take it with the accessor of its type");
         }
         return dup(Libbpf.programFd(p), expected.name().toLowerCase() + " program '" + prog + "'");
     }
@@ -271,12 +327,14 @@ public final class BpfObject implements AutoCloseable {
         MemorySegment m = map(mapName);
         int type = Libbpf.mapType(m);
         if (type != expected.value()) {
-            throw new IllegalArgumentException("map '" + mapName + "' of '" + name + "' is " + MapType.of(type)
-                    + " (type " + type + "), not " + expected);
+            throw new IllegalArgumentException(ApiCall.name() + ": map '" + mapName + "' of " + describe() + " is "
+                    + MapType.of(type) + " (type " + type + "), not " + expected
+                    + "; take it with the accessor of its type");
         }
         if (keySize > 0 && Libbpf.mapKeySize(m) != keySize) {
-            throw new IllegalArgumentException("map '" + mapName + "' has " + Libbpf.mapKeySize(m)
-                    + "-byte keys, the codec " + keySize);
+            throw new IllegalArgumentException(ApiCall.name() + ": map '" + mapName + "' of " + describe() + " has "
+                    + Libbpf.mapKeySize(m) + "-byte keys, the codec " + keySize + "; use a codec of "
+                    + Libbpf.mapKeySize(m) + " bytes");
         }
         return dup(Libbpf.mapFd(m), expected.name().toLowerCase() + " '" + mapName + "'");
     }
@@ -306,8 +364,8 @@ public final class BpfObject implements AutoCloseable {
     public U32Array u32Array(String mapName) {
         MemorySegment m = map(mapName);
         if (Libbpf.mapValueSize(m) != 4) {
-            throw new IllegalArgumentException("map '" + mapName + "' has " + Libbpf.mapValueSize(m)
-                    + "-byte values, not 4");
+            throw new IllegalArgumentException(ApiCall.name() + ": map '" + mapName + "' of " + describe() + " has "
+                    + Libbpf.mapValueSize(m) + "-byte values, not 4; take it with the accessor of its type");
         }
         return new U32Array(mapFd(mapName, MapType.ARRAY, 4), mapName);
     }

@@ -27,22 +27,28 @@ public final class Cgroup implements AutoCloseable {
     /**
      * Opens the cgroup v2 directory {@code dir}.
      *
-     * @throws IllegalArgumentException if it does not exist or is not on a cgroup2 mount (a
-     *     cgroup v1 hierarchy cannot take sock_ops programs)
+     * @throws IllegalArgumentException if it does not exist, is not a directory or is not on a
+     *     cgroup2 mount (a cgroup v1 hierarchy cannot take sock_ops programs)
      */
     public static Cgroup open(Path dir) {
         Objects.requireNonNull(dir, "dir");
+        if (!Files.exists(dir)) {
+            throw new IllegalArgumentException("Cgroup.open: no cgroup directory at " + dir + "; create it with "
+                    + "mkdir in a cgroup2 hierarchy" + where());
+        }
         if (!Files.isDirectory(dir)) {
-            throw new IllegalArgumentException("no cgroup directory at " + dir);
+            throw new IllegalArgumentException("Cgroup.open: " + dir + " is a file, not a cgroup directory; "
+                    + "pass a directory of a cgroup2 hierarchy" + where());
         }
         try {
             String type = Files.getFileStore(dir).type();
             if (!"cgroup2".equals(type)) {
-                throw new IllegalArgumentException(dir + " is on a " + type + " file system, not cgroup2; "
-                        + "mount one with: mount -t cgroup2 none DIR");
+                throw new IllegalArgumentException("Cgroup.open: " + dir + " is on a " + type + " file system, not "
+                        + "cgroup2; pass a directory of a cgroup2 hierarchy" + where()
+                        + " or mount one with: mount -t cgroup2 none DIR");
             }
         } catch (IOException e) {
-            throw new IllegalArgumentException("cannot read the file system of " + dir, e);
+            throw new IllegalArgumentException("Cgroup.open: cannot read the file system of " + dir, e);
         }
         int r;
         try (Arena arena = Arena.ofConfined()) {
@@ -52,6 +58,12 @@ public final class Cgroup implements AutoCloseable {
             throw Errors.of("open", "cgroup " + dir, -r, Errors.Op.GENERIC);
         }
         return new Cgroup(Fd.own(r, "cgroup " + dir), dir);
+    }
+
+    /** Where cgroup2 is mounted here, for hints: " (mounted at X)", or "". */
+    private static String where() {
+        Path m = Cgroups.mountOf("cgroup2");
+        return m == null ? "" : " (mounted at " + m + ")";
     }
 
     /**

@@ -53,7 +53,8 @@ final class Codecs {
     record Bytes(int size) implements KeyCodec<byte[]> {
         Bytes {
             if (size < 1 || size > SocketMap.MAX_KEY_SIZE) {
-                throw new IllegalArgumentException("key size must be 1.." + SocketMap.MAX_KEY_SIZE + ", got " + size);
+                throw new IllegalArgumentException("KeyCodec.bytes: key size must be 1.." + SocketMap.MAX_KEY_SIZE
+                        + ", got " + size);
             }
         }
 

@@ -9,7 +9,7 @@ final class Errors {
 
     /** What the failed call was doing, for hints that depend on it. */
     enum Op {
-        GENERIC, CREATE, INSERT, LOOKUP, DELETE, ITERATE, PIN, OPEN_PINNED, OPEN_FILE, INFO, ATTACH, SOCKET
+        GENERIC, CREATE, INSERT, LOOKUP, DELETE, ITERATE, PIN, OPEN_PINNED, OPEN_FILE, LOAD, INFO, ATTACH, SOCKET
     }
 
     static final String PRIVILEGE_HINT =
@@ -19,15 +19,26 @@ final class Errors {
             + "attached takes TCP only";
 
     static BpfException of(String operation, String object, int errno, Op op) {
+        return of(operation, object, errno, op, "");
+    }
+
+    /**
+     * As {@link #of(String, String, int, Op)}, with what the failing library said about it (e.g.
+     * libbpf's last log line) at the end of the hint.
+     */
+    static BpfException of(String operation, String object, int errno, Op op, String said) {
         Errno e = Errno.of(errno);
         String hint = errno >= LIBBPF_ERRNO_START && errno < LIBBPF_ERRNO_START + 100
-                ? "libbpf error " + errno + ": not a valid BPF ELF object, or one this libbpf cannot read"
+                ? libbpfHint(errno)
                 : hint(e, op);
+        if (said != null && !said.isBlank()) {
+            hint = hint + (hint.isEmpty() ? "" : "; ") + "libbpf said: " + said.strip();
+        }
         return switch (e) {
-            case ENOENT -> op == Op.PIN || op == Op.OPEN_PINNED || op == Op.OPEN_FILE
+            case ENOENT -> op == Op.PIN || op == Op.OPEN_PINNED || op == Op.OPEN_FILE || op == Op.LOAD
                     ? new BpfException(operation, object, errno, hint)
                     : new KeyNotFoundException(operation, object, errno, hint);
-            case EEXIST -> op == Op.PIN
+            case EEXIST -> op == Op.PIN || op == Op.LOAD
                     ? new BpfException(operation, object, errno, hint)
                     : new KeyExistsException(operation, object, errno, hint);
             case EPERM, EACCES -> new PermissionException(operation, object, errno, hint);
@@ -44,12 +55,24 @@ final class Errors {
     /** libbpf's own error codes (LIBBPF_ERRNO__START = 4000 ...). */
     static final int LIBBPF_ERRNO_START = 4000;
 
+    /** What libbpf's own error codes (libbpf.h, enum libbpf_errno) mean for the user. */
+    static String libbpfHint(int code) {
+        String what = switch (code - LIBBPF_ERRNO_START) {
+            case 0 -> "libelf cannot read it: not a regular, complete ELF file";
+            case 1 -> "not a BPF object: it must be a 64-bit relocatable ELF for EM_BPF in this machine's byte "
+                    + "order, as clang -target bpf -c writes it";
+            case 3 -> "its byte order differs from this machine's (compile with -target bpfel or bpfeb to match)";
+            default -> "not a valid BPF ELF object, or one this libbpf cannot read";
+        };
+        return "libbpf error " + code + ": " + what;
+    }
+
     static String hint(Errno e, Op op) {
         return switch (e) {
             case UNKNOWN -> "";
             case EPERM, EACCES -> switch (op) {
-                case PIN -> "is the directory on a bpffs mount (mount -t bpf bpf /sys/fs/bpf)? Otherwise: "
-                        + PRIVILEGE_HINT;
+                case PIN -> "the directory must be on a bpffs mount (mount -t bpf bpf /sys/fs/bpf) and writable "
+                        + "by this user, and the name must not contain a '.'; otherwise: " + PRIVILEGE_HINT;
                 case OPEN_PINNED -> "the path is not a pinned BPF object, or its permissions deny access; "
                         + "otherwise: " + PRIVILEGE_HINT;
                 default -> PRIVILEGE_HINT;
@@ -60,7 +83,8 @@ final class Errors {
                     : "an argument is larger than the kernel accepts";
             case ENOENT -> switch (op) {
                 case PIN, OPEN_PINNED -> "no such path; is bpffs mounted (mount -t bpf bpf /sys/fs/bpf)?";
-                case OPEN_FILE -> "no such file";
+                case OPEN_FILE -> "no such file; check the path";
+                case LOAD -> "something the object needs is missing (a kernel function, BTF or attach target)";
                 case ITERATE -> "no more keys";
                 default -> "no socket at this key; closed sockets leave the map by themselves";
             };
@@ -72,9 +96,13 @@ final class Errors {
                     : "no space left";
             case EBADF -> op == Op.INSERT ? "the socket fd is not open" : "a file descriptor is not open";
             case EINVAL -> switch (op) {
-                case INSERT -> "the fd is not a socket the map can take, or the flags are invalid";
-                case CREATE -> "invalid map attributes (key size 4 for sockmap, value size 4 or 8)";
+                case INSERT -> "the fd is negative or not a socket the map can take, or the flags are invalid";
+                case CREATE -> "invalid map attributes: max_entries larger than the kernel allows for the map "
+                        + "type, or a key or value size it refuses (sockmap: key 4; value 4 or 8)";
+                case LOAD -> "the kernel refused a map or program of the object";
                 case DELETE -> "the key is out of range or holds no socket";
+                case OPEN_FILE -> "libbpf refused it: empty, or not a BPF ELF object";
+                case ATTACH -> "the program's type or attach type does not fit this target";
                 default -> "invalid argument";
             };
             case ENOTSOCK -> "the fd is not a socket";

@@ -4,6 +4,7 @@ import java.lang.foreign.Arena;
 import java.nio.file.Path;
 import java.util.Objects;
 
+import org.sockmap4j.internal.sys.ApiCall;
 import org.sockmap4j.internal.sys.Bpf;
 import org.sockmap4j.internal.sys.Fd;
 
@@ -41,7 +42,9 @@ final class Pins {
         String actual = Fd.bpfKind(fd.get());
         if (!kind.equals(actual)) {
             fd.close();
-            throw new IllegalArgumentException("the object pinned at " + path + " is a " + actual + ", not a " + kind);
+            throw new IllegalArgumentException(ApiCall.name() + ": the object pinned at " + path + " is "
+                    + (actual == null ? "no BPF map, program or link" : "a " + actual) + ", not a " + kind
+                    + "; open it with the class of its kind");
         }
         return fd;
     }

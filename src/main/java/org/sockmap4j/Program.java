@@ -2,6 +2,7 @@ package org.sockmap4j;
 
 import java.nio.file.Path;
 
+import org.sockmap4j.internal.sys.ApiCall;
 import org.sockmap4j.internal.sys.Bpf;
 import org.sockmap4j.internal.sys.Fd;
 import org.sockmap4j.internal.sys.ObjInfo;
@@ -84,8 +85,9 @@ public abstract sealed class Program implements AutoCloseable permits SkMsgProgr
             if (p == null) {
                 throw Errors.of("BPF_OBJ_GET_INFO_BY_FD", path.toString(), err[0], Errors.Op.INFO);
             }
-            throw new IllegalArgumentException("the program pinned at " + path + " is of type "
-                    + ProgramType.of(p.type()) + " (" + p.type() + "), not " + expected);
+            throw new IllegalArgumentException(ApiCall.name() + ": the program pinned at " + path + " is of type "
+                    + ProgramType.of(p.type()) + " (" + p.type() + "), not " + expected
+                    + "; open it with the class of its type");
         }
         nameOut[0] = p.name();
         return fd;

@@ -41,8 +41,9 @@ public final class SkSkbProgram extends Program {
     public Attachment attach(SocketMap<?> map, AttachType type, AttachMode mode) {
         if (type != AttachType.SK_SKB_STREAM_PARSER && type != AttachType.SK_SKB_STREAM_VERDICT
                 && type != AttachType.SK_SKB_VERDICT) {
-            throw new IllegalArgumentException("an SK_SKB program attaches as SK_SKB_STREAM_PARSER, "
-                    + "SK_SKB_STREAM_VERDICT or SK_SKB_VERDICT, not " + type);
+            throw new IllegalArgumentException("SkSkbProgram.attach: " + describe() + " -> " + map.describe() + ": an "
+                    + "SK_SKB program attaches as SK_SKB_STREAM_PARSER, SK_SKB_STREAM_VERDICT or SK_SKB_VERDICT, not "
+                    + type + "; pass one of those");
         }
         map.requireEmptyForAttach(describe());
         return attach(map.fd, map.describe(), type, mode, 0);

@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Objects;
 
+import org.sockmap4j.internal.sys.ApiCall;
 import org.sockmap4j.internal.sys.Fd;
 import org.sockmap4j.internal.sys.Scratch;
 
@@ -54,8 +55,9 @@ public final class SockHash<K> extends SocketMap<K> {
         Fd fd = openPinned(path, MapType.SOCKHASH, sizes, name);
         if (sizes[0] != codec.size()) {
             fd.close();
-            throw new IllegalArgumentException("the sockhash pinned at " + path + " has " + sizes[0]
-                    + "-byte keys; the codec " + codec + " has " + codec.size());
+            throw new IllegalArgumentException("SockHash.openPinned: the sockhash pinned at " + path + " has "
+                    + sizes[0] + "-byte keys, the codec " + codec + " has " + codec.size()
+                    + "; open it with a codec of " + sizes[0] + " bytes (KeyCodec.bytes(" + sizes[0] + ") reads any)");
         }
         return new SockHash<>(fd, codec, name[0], sizes[1], sizes[2]);
     }
@@ -90,13 +92,13 @@ public final class SockHash<K> extends SocketMap<K> {
 
         /** The map's name as {@code bpftool} shows it: up to 15 ASCII letters, digits, '_' or '.'. */
         public Builder<K> name(String name) {
-            this.name = checkName(name);
+            this.name = checkName("SockHash.Builder.name", name);
             return this;
         }
 
         /** Creates the map ({@code BPF_MAP_CREATE}). */
         public SockHash<K> create() {
-            checkSizes(valueSize, maxEntries);
+            checkSizes("SockHash.Builder.create", describe("sockhash", name), valueSize, maxEntries);
             SockHash<K> h = new SockHash<>(SocketMap.create("sockhash", TYPE, codec.size(), valueSize, maxEntries,
                     name), codec, name, valueSize, maxEntries);
             return h.createdEmpty(h);
@@ -107,7 +109,8 @@ public final class SockHash<K> extends SocketMap<K> {
         Objects.requireNonNull(codec, "codec");
         int size = codec.size();
         if (size < 1 || size > MAX_KEY_SIZE) {
-            throw new IllegalArgumentException("key size must be 1.." + MAX_KEY_SIZE + ", got " + size);
+            throw new IllegalArgumentException(ApiCall.name() + ": key codec " + codec + " has size " + size
+                    + "; a sockhash key has 1.." + MAX_KEY_SIZE + " bytes");
         }
         return codec;
     }
@@ -117,9 +120,21 @@ public final class SockHash<K> extends SocketMap<K> {
         return codec;
     }
 
+    /**
+     * Encodes with the codec; its failures (a key it refuses, a write past the key size) become
+     * an {@link IllegalArgumentException} naming the call, this map and the codec.
+     */
     @Override
     void encodeKey(Scratch s, K key) {
-        codec.encode(key, keyBuffer(s.keyBuffer, keySize));
+        try {
+            codec.encode(key, keyBuffer(s.keyBuffer, keySize));
+        } catch (IllegalArgumentException | IndexOutOfBoundsException | java.nio.BufferOverflowException
+                | ClassCastException e) {
+            throw new IllegalArgumentException(ApiCall.name() + " on " + describe() + ": key codec " + codec
+                    + " cannot encode key " + (key instanceof byte[] b ? "of " + b.length + " bytes" : key)
+                    + " (" + e.getMessage() + "); a key must encode to exactly "
+                    + keySize + " bytes", e);
+        }
     }
 
     @Override

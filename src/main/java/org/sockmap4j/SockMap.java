@@ -8,7 +8,6 @@ import java.util.List;
 import org.sockmap4j.internal.sys.Bpf;
 import org.sockmap4j.internal.sys.Fd;
 import org.sockmap4j.internal.sys.Scratch;
-import org.sockmap4j.internal.unix.ChannelFds;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -84,13 +83,13 @@ public final class SockMap extends SocketMap<Integer> {
 
         /** The map's name as {@code bpftool} shows it: up to 15 ASCII letters, digits, '_' or '.'. */
         public Builder name(String name) {
-            this.name = checkName(name);
+            this.name = checkName("SockMap.Builder.name", name);
             return this;
         }
 
         /** Creates the map ({@code BPF_MAP_CREATE}). */
         public SockMap create() {
-            checkSizes(valueSize, maxEntries);
+            checkSizes("SockMap.Builder.create", describe("sockmap", name), valueSize, maxEntries);
             SockMap m = new SockMap(SocketMap.create("sockmap", TYPE, 4, valueSize, maxEntries, name), name, valueSize,
                     maxEntries);
             return m.createdEmpty(m);
@@ -139,7 +138,7 @@ public final class SockMap extends SocketMap<Integer> {
     /** As {@link SocketMap#put(Object, NetworkChannel, UpdateFlag)}, without boxing. */
     public void put(int index, NetworkChannel socket, UpdateFlag flag) {
         fd.get();
-        put(index, ChannelFds.fdOf(socket), flag);
+        put(index, socketFd(socket, index), flag);
     }
 
     /** Removes the socket at {@code index}; see {@link SocketMap#delete}. */

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 
+import org.sockmap4j.internal.sys.ApiCall;
 import org.sockmap4j.internal.sys.Bpf;
 import org.sockmap4j.internal.sys.Fd;
 import org.sockmap4j.internal.sys.ObjInfo;
@@ -106,7 +107,23 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
     /** As {@link #put(Object, int, UpdateFlag)} for a JDK channel. */
     public final void put(K key, NetworkChannel socket, UpdateFlag flag) {
         fd.get();
-        put(key, ChannelFds.fdOf(socket), flag);
+        put(key, socketFd(socket, key), flag);
+    }
+
+    /**
+     * The fd of a channel to insert at {@code key}.
+     *
+     * @throws IllegalArgumentException naming this map and the key if the channel is closed or
+     *     has no socket fd the library can find
+     */
+    final int socketFd(NetworkChannel socket, Object key) {
+        Objects.requireNonNull(socket, "socket");
+        try {
+            return ChannelFds.fdOf(socket);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(ApiCall.name() + " on " + describe() + " (key " + key + "): "
+                    + e.getMessage() + "; pass an open channel (or its fd from Sockets.fd)", e);
+        }
     }
 
     final long update(Scratch s, int mapFd, int socketFd, UpdateFlag flag) {
@@ -270,8 +287,9 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
     /** Refuses to attach to a map that already holds sockets (they would not see the program). */
     final void requireEmptyForAttach(String program) {
         if (!knownEmpty && !isEmpty()) {
-            throw new IllegalStateException("attach " + program + " to " + describe() + " before inserting sockets: "
-                    + "the kernel applies programs only to sockets inserted after the program was attached");
+            throw new IllegalStateException(ApiCall.name() + ": " + program + " -> " + describe() + ": the map "
+                    + "already holds sockets; attach before inserting them (or delete them first): the kernel applies "
+                    + "programs only to sockets inserted after the program was attached");
         }
     }
 
@@ -368,30 +386,38 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
 
     // ---- creation helpers shared by the subclasses ----
 
-    static String checkName(String name) {
+    /** Checks a map name before the kernel sees it; {@code operation} names the builder call. */
+    static String checkName(String operation, String name) {
         Objects.requireNonNull(name, "name");
         if (name.length() >= Bpf.MAP_NAME_LEN) {
-            throw new IllegalArgumentException("a map name has at most " + (Bpf.MAP_NAME_LEN - 1)
-                    + " characters: '" + name + "'");
+            throw new IllegalArgumentException(operation + ": map name '" + name + "' has " + name.length()
+                    + " characters; the kernel keeps at most " + (Bpf.MAP_NAME_LEN - 1) + ": shorten it");
         }
         for (int i = 0; i < name.length(); i++) {
             char c = name.charAt(i);
             if (!(Character.isLetterOrDigit(c) && c < 128) && c != '_' && c != '.') {
-                throw new IllegalArgumentException("a map name has only ASCII letters, digits, '_' and '.': '"
-                        + name + "'");
+                throw new IllegalArgumentException(operation + ": map name '" + name + "' contains '" + c
+                        + "'; use only ASCII letters, digits, '_' and '.'");
             }
         }
         return name;
     }
 
-    static void checkSizes(int valueSize, int maxEntries) {
+    /** Checks the sizes of a map to create; {@code operation} and {@code object} name it in messages. */
+    static void checkSizes(String operation, String object, int valueSize, int maxEntries) {
         if (valueSize != 4 && valueSize != 8) {
-            throw new IllegalArgumentException("value size must be 4 or 8 (8 lets lookups return cookies), got "
-                    + valueSize);
+            throw new IllegalArgumentException(operation + ": " + object + ": value size must be 4 or 8 "
+                    + "(8 lets lookups return cookies), got " + valueSize);
         }
         if (maxEntries < 1) {
-            throw new IllegalArgumentException("max entries must be at least 1, got " + maxEntries);
+            throw new IllegalArgumentException(operation + ": " + object + ": max entries must be at least 1, got "
+                    + maxEntries + "; set maxEntries(n) to the number of sockets it must hold");
         }
+    }
+
+    /** How messages name a map of {@code kind} that is being created. */
+    static String describe(String kind, String name) {
+        return name.isEmpty() ? kind : kind + " '" + name + "'";
     }
 
     static Fd create(String kind, int type, int keySize, int valueSize, int maxEntries, String name) {
@@ -429,9 +455,9 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
                 throw Errors.of("BPF_OBJ_GET_INFO_BY_FD", path.toString(), err[0], Errors.Op.INFO);
             }
             if (m.type() != expected.value()) {
-                throw new IllegalArgumentException("the map pinned at " + path + " is a "
+                throw new IllegalArgumentException(ApiCall.name() + ": the map pinned at " + path + " is a "
                         + MapType.of(m.type()).name().toLowerCase() + " (type " + m.type() + "), not a "
-                        + expected.name().toLowerCase());
+                        + expected.name().toLowerCase() + "; open it as what it is (SocketMap.infoOfPinned tells)");
             }
             infoOut[0] = m.keySize();
             infoOut[1] = m.valueSize();

@@ -101,7 +101,7 @@ class ErrorsTest {
     void everyOpMapsThePermissionAndNotFoundErrnos(Op op) {
         assertThat(of(1, op)).isExactlyInstanceOf(PermissionException.class);
         assertThat(of(13, op)).isExactlyInstanceOf(PermissionException.class);
-        boolean pinning = op == Op.PIN || op == Op.OPEN_PINNED || op == Op.OPEN_FILE;
+        boolean pinning = op == Op.PIN || op == Op.OPEN_PINNED || op == Op.OPEN_FILE || op == Op.LOAD;
         assertThat(of(2, op)).isExactlyInstanceOf(pinning ? BpfException.class : KeyNotFoundException.class);
         for (Errno e : EnumSet.of(Errno.ENOSPC, Errno.EBUSY, Errno.EBADF, Errno.EINVAL)) {
             BpfException ex = of(e.code(), op);

@@ -108,13 +108,19 @@ final class MapTestSupport {
 
     /**
      * Asserts that {@code call} fails with exactly the exception class {@code type} (a subclass
-     * does not count) carrying the kernel's {@code errno}.
+     * does not count) carrying the kernel's {@code errno}, naming the operation and the object,
+     * with a hint (the bad-input contract, docs/bad-input.md).
      */
     static void assertKernelError(ThrowingCallable call, Class<? extends BpfException> type, Errno errno) {
         assertThatThrownBy(call).isExactlyInstanceOf(type).satisfies(t -> {
             BpfException e = (BpfException) t;
             assertThat(e.errno()).isEqualTo(errno);
             assertThat(e.errnoCode()).isEqualTo(errno.code());
+            assertThat(e.operation()).isNotBlank();
+            assertThat(e.object()).isNotBlank();
+            assertThat(e.hint()).as("hint of %s", e).isNotBlank();
+            assertThat(e.getMessage()).startsWith(e.operation() + " on " + e.object() + ": " + errno.name())
+                    .endsWith("(" + e.hint() + ")");
         });
     }
 

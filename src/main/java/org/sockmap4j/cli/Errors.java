@@ -14,7 +14,8 @@ final class Errors {
                     + "): run as root, or with CAP_BPF and CAP_NET_ADMIN";
         }
         if (e instanceof NotSupportedException n) {
-            return "this kernel lacks " + n.feature() + ": " + n.hint();
+            return (n.kernelFeature().isPresent() ? "this kernel lacks " : "this system lacks ") + n.feature() + ": "
+                    + n.hint();
         }
         if (e instanceof UserError u) {
             return u.getMessage();

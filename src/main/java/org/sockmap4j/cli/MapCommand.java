@@ -47,7 +47,13 @@ final class MapCommand {
             } catch (java.io.IOException e) {
                 throw new Errors.UserError("cannot read " + path + ": " + e.getMessage());
             }
-            MapInfo info = SocketMap.infoOfPinned(path);
+            MapInfo info;
+            try {
+                info = SocketMap.infoOfPinned(path);
+            } catch (IllegalArgumentException e) { // a program or link pinned there
+                throw new Errors.UserError(path + " holds a pinned program or link, not a map; map dump reads a "
+                        + "pinned sockmap or sockhash");
+            }
             StringBuilder out = new StringBuilder();
             if (info.type() == MapType.SOCKMAP) {
                 try (SockMap m = SockMap.openPinned(path)) {

@@ -29,6 +29,12 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 public final class Libbpf {
     private Libbpf() {}
 
+    /**
+     * The system property that names the libbpf to load instead of {@code libbpf.so.1}: a path, or a
+     * file name the dynamic linker searches for. Read once, when this class is first used.
+     */
+    public static final String LIBRARY_PROPERTY = "sockmap4j.libbpf";
+
     private static final System.Logger LOG = System.getLogger("org.sockmap4j");
     private static final ThreadLocal<StringBuilder> CAPTURE = new ThreadLocal<>();
     private static final String LOAD_ERROR;
@@ -51,7 +57,14 @@ public final class Libbpf {
                     LibBpf.bpf_object__open_mem$descriptor(), errno);
             installPrint();
         } catch (Throwable t) { // library missing: IllegalArgumentException / ExceptionInInitializerError
-            err = "libbpf.so.1 cannot be loaded (" + t + "); install libbpf1 1.0+ (apt-get install libbpf1)";
+            Throwable cause = t;
+            while (cause.getCause() != null) {
+                cause = cause.getCause();
+            }
+            String lib = System.getProperty(LIBRARY_PROPERTY);
+            err = (lib == null ? "libbpf.so.1" : lib + " (-D" + LIBRARY_PROPERTY + ")") + " cannot be loaded ("
+                    + cause.getMessage() + "); install libbpf 1.0+ (apt-get install libbpf1, dnf install libbpf)"
+                    + (lib == null ? "" : " or point " + LIBRARY_PROPERTY + " at it");
         }
         LOAD_ERROR = err;
         OPEN_FILE = openFile;

@@ -69,7 +69,8 @@ public final class Fd implements AutoCloseable {
 
     /**
      * What kind of BPF object an fd refers to, from {@code /proc/self/fd/N} ({@code bpf-map},
-     * {@code bpf-prog}, {@code bpf_link}), or null if it is none of them.
+     * {@code bpf-prog}; {@code bpf_link} for a new link, {@code bpf-link} for one opened from a
+     * pin or an id), or null if it is none of them.
      */
     public static String bpfKind(int fd) {
         try {
@@ -77,7 +78,7 @@ public final class Fd implements AutoCloseable {
             return switch (t) {
                 case "anon_inode:bpf-map" -> "map";
                 case "anon_inode:bpf-prog" -> "program";
-                case "anon_inode:bpf_link" -> "link";
+                case "anon_inode:bpf_link", "anon_inode:bpf-link" -> "link";
                 default -> null;
             };
         } catch (java.io.IOException e) {
@@ -85,13 +86,22 @@ public final class Fd implements AutoCloseable {
         }
     }
 
-    /** The number, or throws {@link IllegalStateException} if closed. */
+    /**
+     * The number, or throws {@link IllegalStateException} if closed; its message names the library
+     * call that used the closed object (see {@link ApiCall}). No closed number reaches the kernel.
+     */
     public int get() {
         int n = state.fd.get();
         if (n < 0) {
-            throw new IllegalStateException(state.what + " is closed");
+            throw closed(state.what);
         }
         return n;
+    }
+
+    /** The exception for a use of {@code what} after it was closed. */
+    public static IllegalStateException closed(Object what) {
+        return new IllegalStateException(ApiCall.name() + ": " + what
+                + " is closed; it cannot be used after close() (create or open a new one)");
     }
 
     public boolean isClosed() {
