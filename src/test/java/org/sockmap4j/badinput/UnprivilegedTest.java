@@ -43,14 +43,19 @@ class UnprivilegedTest {
             "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all");
     private static final String PRIVILEGE_HINT = "needs root or CAP_BPF+CAP_NET_ADMIN";
 
-    private static TempBpfDir dir;
+    /** A private bpffs (mode 0755): the system's may be 0700 (systemd's default), closing every pin to others. */
+    private static TempMount bpffs;
+    private static Path dir;
     private static TestCgroup cgroup;
     private static ChildJvm.Run run;
 
     @BeforeAll
     static void runTheChild() throws IOException {
         assertThat(Exec.run("setpriv", "--version").ok()).as("setpriv (util-linux) installed").isTrue();
-        dir = BpfFs.tempDir();
+        bpffs = TempMount.of("bpf", "mode=0755", "bpf");
+        // a directory of its own: a fresh bpffs root also holds the kernel's maps.debug/progs.debug
+        dir = Files.createDirectory(bpffs.path().resolve("pins"),
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
         cgroup = TestCgroup.create();
         Path openMap = dir.resolve("open_map");
         Path rootOnly = dir.resolve("root_only_map");
@@ -68,7 +73,7 @@ class UnprivilegedTest {
         for (Path p : List.of(openMap, shared)) {
             Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rw-rw-rw-"));
         }
-        assertThat(Files.getPosixFilePermissions(dir.path())).doesNotContain(
+        assertThat(Files.getPosixFilePermissions(dir)).doesNotContain(
                 java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE); // the child may not pin there
         // -XX:-UsePerfData: no /tmp/hsperfdata_nobody left behind
         run = ChildJvm.run(NOBODY, UnprivilegedPeer.class, List.of("-XX:-UsePerfData"), openMap.toString(),
@@ -83,8 +88,8 @@ class UnprivilegedTest {
                 cgroup.close();
             }
         } finally {
-            if (dir != null) {
-                dir.close();
+            if (bpffs != null) {
+                bpffs.close(); // the unmount takes every pin with it
             }
         }
     }
@@ -139,7 +144,7 @@ class UnprivilegedTest {
     void pinningInARootOwnedDirectoryIsEACCESAndPinsNothing() throws IOException {
         assertPermission(run.of("pin"), "EACCES", "BPF_OBJ_PIN", "sockmap 'open_map' at " + dir.resolve("child_pin"),
                 "writable by this user");
-        try (Stream<Path> s = Files.list(dir.path())) {
+        try (Stream<Path> s = Files.list(dir)) {
             assertThat(s.map(p -> p.getFileName().toString()))
                     .containsExactlyInAnyOrder("open_map", "root_only_map", "sock_ops", "sock_ops_shared");
         }
