@@ -122,6 +122,10 @@ class SocketFdsTest {
         }
     }
 
+    /**
+     * 6.18 refuses a UDP socket in a map with a stream parser attached; 6.1 and 5.10 still took it
+     * (the redirect matrix records the same): there the entry must be whole, else the refusal typed.
+     */
     @Test
     void udpIntoAMapWithAStreamParserIsEOPNOTSUPP() throws IOException {
         try (BpfObject obj = BpfObject.openBundled("redirect").load();
@@ -132,10 +136,25 @@ class SocketFdsTest {
                 Attachment v = verdict.attach(map, AttachType.SK_SKB_STREAM_VERDICT, AttachMode.PROG_ATTACH);
                 DatagramChannel udp = DatagramChannel.open()) {
             udp.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)); // a map without a parser takes it
+            if (acceptedByAnOlderKernel(map, udp)) {
+                return;
+            }
             assertKernelRefused(() -> map.put(0, udp), UnsupportedSocketException.class, Errno.EOPNOTSUPP, UPDATE,
                     "sockmap 'sock_map' (index 0, socket fd ", "a map with a stream parser attached takes TCP only");
             assertEmpty(map);
         }
+    }
+
+    /** Tries the insert: true (and the entry checked, then removed) if the kernel took it. */
+    private static boolean acceptedByAnOlderKernel(SockMap map, DatagramChannel udp) {
+        try {
+            map.put(0, udp);
+        } catch (UnsupportedSocketException refused) {
+            return false; // asserted in full by the caller, which tries again
+        }
+        assertThat(map.cookie(0)).isEqualTo(org.sockmap4j.Sockets.cookie(udp));
+        map.delete(0);
+        return true;
     }
 
     @Test

@@ -37,6 +37,12 @@ public final class UnprivilegedPeer {
             }
             return "uid " + uid + " capeff " + capEff;
         });
+        // how the kernel gates bpf() for unprivileged users: per command (6.5+: ENOENT here), or
+        // every command at once while kernel.unprivileged_bpf_disabled is set (before 6.5: EPERM)
+        Outcome.report("bpfGate", () -> {
+            SockMap.openPinned(pinAt.resolveSibling("no_such_pin")).close();
+            return "opened";
+        });
         Outcome.report("createMap", () -> {
             SockMap.builder().name("unpriv").create().close();
             return "created";
