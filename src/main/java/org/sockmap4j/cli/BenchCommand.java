@@ -133,8 +133,8 @@ final class BenchCommand {
                 + "of the proxies' sockets (default: autotuning).")
         int sockbuf;
 
-        @Option(names = "--modes", defaultValue = "direct,copy,splice,splice-parser", split = ",", description =
-                "Which to run, of direct, copy, splice, splice-parser (default ${DEFAULT-VALUE}).")
+        @Option(names = "--modes", split = ",", description = "Which to run, of direct, copy, splice, splice-parser "
+                + "(default: all four; without splice before Linux 5.13, which has no skb_verdict framing).")
         List<String> modes;
 
         @Option(names = "--rounds", defaultValue = "3", description = "Rounds, modes in turn within each; the "
@@ -151,6 +151,12 @@ final class BenchCommand {
         public Integer call() throws Exception {
             if (rounds < 1 || rounds > 99) {
                 throw new Errors.UserError("--rounds must be 1..99");
+            }
+            if (modes == null) {
+                modes = org.sockmap4j.KernelFeatures.probe().has(
+                        org.sockmap4j.KernelFeatures.Feature.ATTACH_SK_SKB_VERDICT)
+                        ? List.of("direct", "copy", "splice", "splice-parser")
+                        : List.of("direct", "copy", "splice-parser");
             }
             List<ProxyBench.Mode> chosen = new java.util.ArrayList<>();
             for (String m : modes) {

@@ -20,9 +20,7 @@ final class ProxyBench {
             List<Mode> modes = new ArrayList<>();
             modes.add(new Mode("direct", null));
             modes.add(new Mode("copy", concat(List.of("--mode", "copy"), buf)));
-            if (org.sockmap4j.KernelFeatures.probe().has(org.sockmap4j.KernelFeatures.Feature.ATTACH_SK_SKB_VERDICT)) {
-                modes.add(new Mode("splice", concat(List.of("--mode", "splice", "--framing", "skb_verdict"), buf)));
-            } // else (before 5.13) only the stream parser framing exists
+            modes.add(new Mode("splice", concat(List.of("--mode", "splice", "--framing", "skb_verdict"), buf)));
             modes.add(new Mode("splice-parser", concat(List.of("--mode", "splice", "--framing", "stream_parser"), buf)));
             return modes;
         }
