@@ -12,6 +12,19 @@ import org.sockmap4j.internal.sys.ObjInfo;
  * which the kernel detaches when its last fd or pin goes away, or a {@code BPF_PROG_ATTACH}, which
  * this object detaches with {@code BPF_PROG_DETACH}; for that it keeps its own duplicates of the
  * target and program fds, so closing the map or program first does not prevent the detach.
+ *
+ * <p><b>Closing in any order.</b> Closing the {@link BpfObject}, the {@link Program} and the map
+ * or {@link Cgroup} handles while this attachment is open closes their fds, but not the
+ * attachment: the kernel keeps the program (and, for a socket map link, the map) alive and
+ * attached. {@link #isClosed()}, {@link #linkId()}, {@link #pin(Path)}, {@link #update(Program)}
+ * and {@link #close()} keep working (the closed handles themselves throw
+ * {@link IllegalStateException}); {@link #close()} detaches, and the kernel then frees the
+ * program and map if nothing else holds them.
+ *
+ * <p><b>Forgotten attachments.</b> If this object becomes unreachable without {@link #close()},
+ * a Cleaner closes its fds and logs a warning. For a link that detaches it (unless the link is
+ * pinned). A PROG_ATTACH stays attached (as when a process exits without detaching) until it is
+ * detached by another handle or the cgroup is removed; for a socket map, until the map is freed.
  */
 public final class Attachment implements AutoCloseable {
     private final Fd link;

@@ -97,9 +97,10 @@ final class KernelIds {
     }
 
     /**
-     * The ids of the BPF objects this process holds an fd to now, by kind: the {@code map_id},
-     * {@code prog_id} and {@code link_id} lines of {@code /proc/self/fdinfo/N} for every fd that
-     * is a BPF object (a link's fdinfo also names its program, which the link holds).
+     * The ids of the BPF objects this process holds an fd to now, by kind: for every fd that is a
+     * map ({@code anon_inode:bpf-map}), program ({@code bpf-prog}) or link ({@code bpf_link}),
+     * the {@code map_id}, {@code prog_id} or {@code link_id} line of its
+     * {@code /proc/self/fdinfo/N}. A program that only a link holds is not listed.
      */
     static Map<Kind, Set<Integer>> held() {
         Map<Kind, Set<Integer>> ids = new EnumMap<>(Kind.class);
@@ -109,14 +110,18 @@ final class KernelIds {
         try (DirectoryStream<Path> dir = Files.newDirectoryStream(Path.of("/proc/self/fd"))) {
             for (Path fd : dir) {
                 try {
-                    if (!Files.readSymbolicLink(fd).toString().startsWith("anon_inode:bpf")) {
+                    Kind kind = switch (Files.readSymbolicLink(fd).toString()) {
+                        case "anon_inode:bpf-map" -> Kind.MAP;
+                        case "anon_inode:bpf-prog" -> Kind.PROG;
+                        case "anon_inode:bpf_link" -> Kind.LINK;
+                        default -> null;
+                    };
+                    if (kind == null) {
                         continue;
                     }
                     for (String line : Files.readAllLines(Path.of("/proc/self/fdinfo").resolve(fd.getFileName()))) {
-                        for (Kind k : Kind.values()) {
-                            if (line.startsWith(k.fdinfoField)) {
-                                ids.get(k).add(Integer.parseInt(line.substring(k.fdinfoField.length()).strip()));
-                            }
+                        if (line.startsWith(kind.fdinfoField)) {
+                            ids.get(kind).add(Integer.parseInt(line.substring(kind.fdinfoField.length()).strip()));
                         }
                     }
                 } catch (NoSuchFileException closedMeanwhile) {
