@@ -1,6 +1,8 @@
 package org.sockmap4j;
 
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.Set;
 
 import org.sockmap4j.internal.sys.Bpf;
 import org.sockmap4j.internal.sys.Fd;
@@ -74,13 +76,18 @@ public final class Attachment implements AutoCloseable {
 
     /**
      * Pins the link on bpffs, so the attachment outlives this process until the pin is removed.
-     * Only links can be pinned.
+     * Only links can be pinned. The pin gets mode {@code 0600} ({@code rw-------}).
      */
     public void pin(Path path) {
+        pin(path, Pins.OWNER_ONLY);
+    }
+
+    /** As {@link #pin(Path)}, with the pin's permissions set to {@code permissions}. */
+    public void pin(Path path, Set<PosixFilePermission> permissions) {
         if (link == null) {
             throw new IllegalStateException(what + " is a PROG_ATTACH; only links can be pinned");
         }
-        Pins.pin(link.get(), path, what.toString());
+        Pins.pin(link.get(), path, what.toString(), permissions);
     }
 
     /**

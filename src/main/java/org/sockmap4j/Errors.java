@@ -24,7 +24,7 @@ final class Errors {
                 ? "libbpf error " + errno + ": not a valid BPF ELF object, or one this libbpf cannot read"
                 : hint(e, op);
         return switch (e) {
-            case ENOENT -> op == Op.PIN || op == Op.OPEN_PINNED || op == Op.OPEN_FILE
+            case ENOENT -> op == Op.PIN || op == Op.OPEN_PINNED || op == Op.OPEN_FILE || op == Op.ATTACH
                     ? new BpfException(operation, object, errno, hint)
                     : new KeyNotFoundException(operation, object, errno, hint);
             case EEXIST -> op == Op.PIN
@@ -62,6 +62,8 @@ final class Errors {
                 case PIN, OPEN_PINNED -> "no such path; is bpffs mounted (mount -t bpf bpf /sys/fs/bpf)?";
                 case OPEN_FILE -> "no such file";
                 case ITERATE -> "no more keys";
+                case ATTACH -> "the cgroup was removed (its directory fd answers ENOENT once rmdir succeeded), "
+                        + "or the program is not attached there";
                 default -> "no socket at this key; closed sockets leave the map by themselves";
             };
             case EEXIST -> op == Op.PIN ? "the path already exists; unlink it or pin elsewhere"
@@ -78,6 +80,7 @@ final class Errors {
                 default -> "invalid argument";
             };
             case ENOTSOCK -> "the fd is not a socket";
+            case ENOLINK -> "the link was detached (its cgroup was removed, or BPF_LINK_DETACH); close it";
             case ENOMEM -> "the kernel could not allocate memory (check RLIMIT_MEMLOCK on kernels before 5.11)";
             case ENOTDIR -> "a parent of the path is not a directory";
             default -> "";

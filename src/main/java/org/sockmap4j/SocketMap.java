@@ -4,9 +4,11 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.NetworkChannel;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 
 import org.sockmap4j.internal.sys.Bpf;
 import org.sockmap4j.internal.sys.Fd;
@@ -282,11 +284,26 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
 
     /**
      * Pins the map at {@code path} on a bpffs mount ({@code BPF_OBJ_PIN}) so it outlives this
-     * process; remove the pin by deleting the file.
+     * process; remove the pin by deleting the file. The pin gets mode {@code 0600}
+     * ({@code rw-------}): only its owner (or a process with {@code CAP_DAC_OVERRIDE}) can
+     * reopen it. If the bpffs is unmounted later, handles already open keep working; reopening
+     * the path then fails (ENOENT, or another file system's answer).
+     *
+     * @throws BpfException with EEXIST if the path exists; {@link PermissionException} (EPERM) if
+     *     the directory is not on a bpffs mount
      */
     public final void pin(Path path) {
+        pin(path, Pins.OWNER_ONLY);
+    }
+
+    /**
+     * As {@link #pin(Path)}, with the pin's permissions set to {@code permissions} (e.g.
+     * {@code PosixFilePermissions.fromString("rw-rw----")} to let a group reopen it; opening needs
+     * read and write access unless read-only).
+     */
+    public final void pin(Path path, Set<PosixFilePermission> permissions) {
         knownEmpty = false; // another process may open and fill it
-        Pins.pin(fd.get(), path, describe());
+        Pins.pin(fd.get(), path, describe(), permissions);
     }
 
     /** What the kernel says about this map ({@code BPF_OBJ_GET_INFO_BY_FD}). */

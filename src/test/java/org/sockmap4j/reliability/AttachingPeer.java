@@ -32,8 +32,9 @@ import org.sockmap4j.reliability.KernelIds.Kind;
  * <li>{@code prog_attach}: the bypass programs attached with BPF_PROG_ATTACH.</li>
  * <li>{@code pinned}: as links, with the SOCKHASH, the SK_MSG program and the cgroup link pinned
  *     under {@code args[2]} (as {@code map}, {@code prog} and {@code link}).</li>
+ * <li>{@code idle}: nothing (a process to put into a cgroup).</li>
  * </ul>
- * The last two ways first print {@code sock_hash ID sk_msg ID sock_ops ID}. Then every way
+ * The {@code prog_attach} and {@code pinned} ways first print {@code sock_hash ID sk_msg ID sock_ops ID}. Then every way
  * prints the ids it holds fds to, {@code map 1 2 prog 3 4 link 5}, and {@code ready}.
  */
 public final class AttachingPeer {
@@ -41,6 +42,10 @@ public final class AttachingPeer {
 
     public static void main(String[] args) throws Exception {
         String way = args[0];
+        if (way.equals("idle")) {
+            readyAndWait();
+            return;
+        }
         try (Cgroup cgroup = Cgroup.open(Path.of(args[1]))) {
             switch (way) {
                 case "recipe" -> {

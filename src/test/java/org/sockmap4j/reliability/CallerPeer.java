@@ -1,0 +1,71 @@
+package org.sockmap4j.reliability;
+
+import java.nio.file.Path;
+
+import org.sockmap4j.BpfException;
+import org.sockmap4j.BpfObject;
+import org.sockmap4j.KernelFeatures;
+import org.sockmap4j.KeyCodec;
+import org.sockmap4j.SockHash;
+import org.sockmap4j.SockMap;
+import org.sockmap4j.Sockets;
+
+/**
+ * Run as a child JVM under another user or with fewer capabilities by {@link PinPermissionsTest}
+ * and {@link UnprivilegedCallerTest}: performs each action named in {@code args} and prints one
+ * line per action, {@code ok DETAIL} or {@code failed ExceptionClass ERRNO}. Uses only the
+ * library (the test class path's jars may be unreadable to the other user).
+ * <ul>
+ * <li>{@code open:PATH}: {@code SockHash.openPinned(PATH, u32)}; prints the map id.</li>
+ * <li>{@code create}: {@code SockMap.create(1)}.</li>
+ * <li>{@code load}: loads the bundled {@code bypass} object.</li>
+ * <li>{@code cookie}: the SO_COOKIE of a loopback TCP socket.</li>
+ * <li>{@code probe}: how many kernel features the probes report present.</li>
+ * </ul>
+ */
+public final class CallerPeer {
+    private CallerPeer() {}
+
+    public static void main(String[] args) {
+        for (String action : args) {
+            try {
+                System.out.println("ok " + run(action));
+            } catch (BpfException e) {
+                System.out.println("failed " + e.getClass().getSimpleName() + " " + e.errno());
+            } catch (RuntimeException | Error e) {
+                System.out.println("failed " + e.getClass().getSimpleName() + " " + e.getMessage());
+            } catch (Exception e) {
+                System.out.println("failed " + e);
+            }
+        }
+        System.out.flush();
+    }
+
+    private static String run(String action) throws Exception {
+        if (action.startsWith("open:")) {
+            try (SockHash<Integer> hash = SockHash.openPinned(Path.of(action.substring(5)), KeyCodec.u32())) {
+                return Integer.toString(hash.id());
+            }
+        }
+        return switch (action) {
+            case "create" -> {
+                try (SockMap map = SockMap.create(1)) {
+                    yield Integer.toString(map.id());
+                }
+            }
+            case "load" -> {
+                try (BpfObject obj = BpfObject.openBundled("bypass").load()) {
+                    yield obj.toString();
+                }
+            }
+            case "cookie" -> {
+                try (TcpPair tcp = TcpPair.open()) {
+                    yield Long.toString(Sockets.cookie(tcp.client()));
+                }
+            }
+            case "probe" -> Long.toString(KernelFeatures.probe().all().values().stream()
+                    .filter(KernelFeatures.Status::present).count());
+            default -> throw new IllegalArgumentException(action);
+        };
+    }
+}
