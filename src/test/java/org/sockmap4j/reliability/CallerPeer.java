@@ -20,7 +20,7 @@ import org.sockmap4j.Sockets;
  * <li>{@code create}: {@code SockMap.create(1)}.</li>
  * <li>{@code load}: loads the bundled {@code bypass} object.</li>
  * <li>{@code cookie}: the SO_COOKIE of a loopback TCP socket.</li>
- * <li>{@code probe}: how many kernel features the probes report present.</li>
+ * <li>{@code probe}: the kernel features the probes report present, e.g. {@code [BPFFS,SOCKMAP]}.</li>
  * </ul>
  */
 public final class CallerPeer {
@@ -63,8 +63,8 @@ public final class CallerPeer {
                     yield Long.toString(Sockets.cookie(tcp.client()));
                 }
             }
-            case "probe" -> Long.toString(KernelFeatures.probe().all().values().stream()
-                    .filter(KernelFeatures.Status::present).count());
+            case "probe" -> KernelFeatures.probe().all().entrySet().stream().filter(e -> e.getValue().present())
+                    .map(e -> e.getKey().name()).sorted().collect(java.util.stream.Collectors.joining(",", "[", "]"));
             default -> throw new IllegalArgumentException(action);
         };
     }
