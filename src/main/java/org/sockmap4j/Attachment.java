@@ -76,7 +76,8 @@ public final class Attachment implements AutoCloseable {
 
     /**
      * Pins the link on bpffs, so the attachment outlives this process until the pin is removed.
-     * Only links can be pinned. The pin gets mode {@code 0600} ({@code rw-------}).
+     * Only links can be pinned. The pin gets mode {@code 0600} ({@code rw-------}). A pin lives
+     * as long as its bpffs: if that is unmounted, a link that only the pin kept is detached.
      */
     public void pin(Path path) {
         pin(path, Pins.OWNER_ONLY);
@@ -95,7 +96,8 @@ public final class Attachment implements AutoCloseable {
      * cgroup links, 6.10+ for socket map links) without a moment of no program. Links only. For a
      * socket map, sockets already in the map keep the program they had when inserted.
      *
-     * @throws BpfException with EINVAL if the program's type does not fit the link
+     * @throws BpfException with EINVAL if the program's type does not fit the link; with ENOLINK
+     *     if the kernel detached the link (its cgroup was removed)
      */
     public void update(Program program) {
         updateLink(program, null);

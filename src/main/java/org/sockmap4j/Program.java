@@ -48,7 +48,8 @@ public abstract sealed class Program implements AutoCloseable permits SkMsgProgr
 
     /**
      * Pins the program on bpffs ({@code BPF_OBJ_PIN}) with mode {@code 0600} ({@code rw-------}):
-     * only its owner (or a process with {@code CAP_DAC_OVERRIDE}) can reopen it.
+     * only its owner (or a process with {@code CAP_DAC_OVERRIDE}) can reopen it. The pin lives as
+     * long as its bpffs mount; open handles outlive an unmount.
      */
     public final void pin(Path path) {
         pin(path, Pins.OWNER_ONLY);

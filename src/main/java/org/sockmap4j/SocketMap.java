@@ -35,6 +35,25 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * the map's programs when it is inserted, so programs attached, updated or detached later affect
  * only sockets inserted later. A socket keeps its programs until it is removed (or closed).
  *
+ * <p><b>When connections fail</b> (TCP, as the kernel decides; tested in the project's
+ * {@code reliability} tests):
+ * <ul>
+ * <li>Closing the socket's last fd removes its entry at once, with or without a reset
+ *     ({@code SO_LINGER} 0).</li>
+ * <li>A socket whose fd stays open keeps its entry (and its programs) after a reset from its
+ *     peer, after its peer's FIN, after {@code shutdown} in either direction, and even in
+ *     TIME_WAIT, on Linux 6.4+; earlier kernels also removed a socket that reached TCP_CLOSE
+ *     (reset, TIME_WAIT). Delete the entry, or close the socket, to remove it.</li>
+ * <li>A redirect target whose peer process dies: an SK_MSG sender blocked because the target could
+ *     not send gets {@code EPIPE}, and so does every later send while the target is in the map;
+ *     once the target is closed (the slot is empty) sends fail with {@code EACCES} (the program's
+ *     redirect drops them). An SK_SKB redirect never blocks or tells its sender: what the target
+ *     cannot send is dropped. Removing the source socket from the map restores its normal path.</li>
+ * </ul>
+ *
+ * <p>If the handle becomes unreachable without {@link #close()}, a Cleaner closes its fd and logs
+ * a WARNING naming the map on the {@code System.Logger} "org.sockmap4j".
+ *
  * @param <K> the key type
  */
 public abstract sealed class SocketMap<K> implements AutoCloseable permits SockMap, SockHash {
