@@ -1,13 +1,18 @@
 package org.sockmap4j.reliability;
 
 import java.nio.file.Path;
+import java.util.List;
 
+import org.sockmap4j.AttachType;
+import org.sockmap4j.Attachment;
 import org.sockmap4j.BpfException;
 import org.sockmap4j.BpfObject;
+import org.sockmap4j.Cgroup;
 import org.sockmap4j.KernelFeatures;
 import org.sockmap4j.KeyCodec;
 import org.sockmap4j.SockHash;
 import org.sockmap4j.SockMap;
+import org.sockmap4j.SockOpsProgram;
 import org.sockmap4j.Sockets;
 
 /**
@@ -17,6 +22,9 @@ import org.sockmap4j.Sockets;
  * library (the test class path's jars may be unreadable to the other user).
  * <ul>
  * <li>{@code open:PATH}: {@code SockHash.openPinned(PATH, u32)}; prints the map id.</li>
+ * <li>{@code attach:DIR}: loads the bundled {@code bypass} object and attaches its SOCK_OPS
+ *     program to the cgroup {@code DIR}; prints {@code link attached} or
+ *     {@code prog_attach attached} as BPF_PROG_QUERY confirms it.</li>
  * <li>{@code create}: {@code SockMap.create(1)}.</li>
  * <li>{@code load}: loads the bundled {@code bypass} object.</li>
  * <li>{@code cookie}: the SO_COOKIE of a loopback TCP socket.</li>
@@ -42,6 +50,15 @@ public final class CallerPeer {
     }
 
     private static String run(String action) throws Exception {
+        if (action.startsWith("attach:")) {
+            try (Cgroup cgroup = Cgroup.open(Path.of(action.substring(7)));
+                 BpfObject obj = BpfObject.openBundled("bypass").load();
+                 SockOpsProgram ops = obj.sockOps("bypass_sockops");
+                 Attachment attached = ops.attach(cgroup)) {
+                return (attached.isLink() ? "link " : "prog_attach ")
+                        + (cgroup.attachedPrograms(AttachType.CGROUP_SOCK_OPS).equals(List.of(ops.id())) ? "attached" : "?");
+            }
+        }
         if (action.startsWith("open:")) {
             try (SockHash<Integer> hash = SockHash.openPinned(Path.of(action.substring(5)), KeyCodec.u32())) {
                 return Integer.toString(hash.id());

@@ -4,18 +4,21 @@ import java.util.List;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.sockmap4j.AttachType;
+import org.sockmap4j.Cgroup;
 import org.sockmap4j.KernelFeatures;
 import org.sockmap4j.KernelFeatures.Feature;
 import org.sockmap4j.testing.Privileged;
+import org.sockmap4j.testing.TestCgroup;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * What a caller without privileges gets (run as user nobody through setpriv, so this test itself
  * needs root): typed {@link org.sockmap4j.PermissionException}s with EPERM from the kernel for
- * creating maps and loading programs, probes that report the BPF features missing, and socket
- * calls that need no privilege still working. With CAP_BPF and CAP_NET_ADMIN, the same user can
- * create maps and load programs.
+ * creating maps, loading programs and attaching to a cgroup, probes that report the BPF features
+ * missing, and socket calls that need no privilege still working. With CAP_BPF and CAP_NET_ADMIN
+ * the same user can create maps, load programs and attach to a cgroup it may open.
  */
 @Privileged
 @Timeout(120)
@@ -30,21 +33,28 @@ class UnprivilegedCallerTest {
 
     @Test
     void withoutCapabilitiesBpfCallsFailWithEpermAndSocketCallsWork() {
-        List<String> r = OtherUser.run(false, "create", "load", "cookie", "probe");
-        assertThat(r.get(0)).isEqualTo("failed PermissionException EPERM");
-        assertThat(r.get(1)).isEqualTo("failed PermissionException EPERM");
-        assertThat(r.get(2)).startsWith("ok ");
-        assertThat(present(r.get(3))).doesNotContain(Feature.SOCKMAP.name(), Feature.SOCKHASH.name(),
-                Feature.SK_MSG.name(), Feature.SK_SKB.name(), Feature.SOCK_OPS.name());
+        try (TestCgroup cg = TestCgroup.create()) {
+            List<String> r = OtherUser.run(false, "create", "load", "attach:" + cg.path(), "cookie", "probe");
+            assertThat(r.get(0)).isEqualTo("failed PermissionException EPERM");
+            assertThat(r.get(1)).isEqualTo("failed PermissionException EPERM");
+            assertThat(r.get(2)).isEqualTo("failed PermissionException EPERM");
+            assertThat(r.get(3)).startsWith("ok ");
+            assertThat(present(r.get(4))).doesNotContain(Feature.SOCKMAP.name(), Feature.SOCKHASH.name(),
+                    Feature.SK_MSG.name(), Feature.SK_SKB.name(), Feature.SOCK_OPS.name());
+        }
     }
 
     @Test
-    void withCapBpfAndCapNetAdminMapsAndProgramsWork() {
-        List<String> r = OtherUser.run(true, "create", "load", "probe");
-        assertThat(r.get(0)).startsWith("ok ");
-        assertThat(r.get(1)).isEqualTo("ok BPF object 'bypass' (loaded)");
-        assertThat(present(r.get(2))).contains(Feature.SOCKMAP.name(), Feature.SOCKHASH.name(), Feature.SK_MSG.name(),
-                Feature.SK_SKB.name(), Feature.SOCK_OPS.name());
-        assertThat(KernelFeatures.probe().has(Feature.SOCKMAP)).isTrue();
+    void withCapBpfAndCapNetAdminMapsProgramsAndCgroupAttachmentsWork() throws Exception {
+        try (TestCgroup cg = TestCgroup.create(); Cgroup cgroup = Cgroup.open(cg.path())) {
+            List<String> r = OtherUser.run(true, "create", "load", "attach:" + cg.path(), "probe");
+            assertThat(r.get(0)).startsWith("ok ");
+            assertThat(r.get(1)).isEqualTo("ok BPF object 'bypass' (loaded)");
+            String how = KernelFeatures.probe().has(Feature.CGROUP_LINK) ? "link" : "prog_attach";
+            assertThat(r.get(2)).isEqualTo("ok " + how + " attached");
+            assertThat(cgroup.attachedPrograms(AttachType.CGROUP_SOCK_OPS)).as("closed by the child").isEmpty();
+            assertThat(present(r.get(3))).contains(Feature.SOCKMAP.name(), Feature.SOCKHASH.name(), Feature.SK_MSG.name(),
+                    Feature.SK_SKB.name(), Feature.SOCK_OPS.name());
+        }
     }
 }
