@@ -1,6 +1,8 @@
 package org.sockmap4j;
 
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.Set;
 
 import org.sockmap4j.internal.sys.Bpf;
 import org.sockmap4j.internal.sys.Fd;
@@ -12,6 +14,19 @@ import org.sockmap4j.internal.sys.ObjInfo;
  * which the kernel detaches when its last fd or pin goes away, or a {@code BPF_PROG_ATTACH}, which
  * this object detaches with {@code BPF_PROG_DETACH}; for that it keeps its own duplicates of the
  * target and program fds, so closing the map or program first does not prevent the detach.
+ *
+ * <p><b>Closing in any order.</b> Closing the {@link BpfObject}, the {@link Program} and the map
+ * or {@link Cgroup} handles while this attachment is open closes their fds, but not the
+ * attachment: the kernel keeps the program (and, for a socket map link, the map) alive and
+ * attached. {@link #isClosed()}, {@link #linkId()}, {@link #pin(Path)}, {@link #update(Program)}
+ * and {@link #close()} keep working (the closed handles themselves throw
+ * {@link IllegalStateException}); {@link #close()} detaches, and the kernel then frees the
+ * program and map if nothing else holds them.
+ *
+ * <p><b>Forgotten attachments.</b> If this object becomes unreachable without {@link #close()},
+ * a Cleaner closes its fds and logs a warning. For a link that detaches it (unless the link is
+ * pinned). A PROG_ATTACH stays attached (as when a process exits without detaching) until it is
+ * detached by another handle or the cgroup is removed; for a socket map, until the map is freed.
  */
 public final class Attachment implements AutoCloseable {
     private final Fd link;
@@ -62,14 +77,20 @@ public final class Attachment implements AutoCloseable {
 
     /**
      * Pins the link on bpffs, so the attachment outlives this process until the pin is removed.
-     * Only links can be pinned.
+     * Only links can be pinned. The pin gets mode {@code 0600} ({@code rw-------}). A pin lives
+     * as long as its bpffs: if that is unmounted, a link that only the pin kept is detached.
      */
     public void pin(Path path) {
+        pin(path, Pins.OWNER_ONLY);
+    }
+
+    /** As {@link #pin(Path)}, with the pin's permissions set to {@code permissions}. */
+    public void pin(Path path, Set<PosixFilePermission> permissions) {
         if (link == null) {
             throw new IllegalStateException("Attachment.pin: " + what + " is a PROG_ATTACH; only links can be pinned "
                     + "(attach with AttachMode.LINK)");
         }
-        Pins.pin(link.get(), path, what.toString());
+        Pins.pin(link.get(), path, what.toString(), permissions);
     }
 
     /**
@@ -77,7 +98,8 @@ public final class Attachment implements AutoCloseable {
      * cgroup links, 6.10+ for socket map links) without a moment of no program. Links only. For a
      * socket map, sockets already in the map keep the program they had when inserted.
      *
-     * @throws BpfException with EINVAL if the program's type does not fit the link
+     * @throws BpfException with EINVAL if the program's type does not fit the link; with ENOLINK
+     *     if the kernel detached the link (its cgroup was removed)
      */
     public void update(Program program) {
         updateLink(program, null);

@@ -47,12 +47,19 @@ public final class BpfObject implements AutoCloseable {
     private final Arena arena;
     private MemorySegment obj;
     private boolean loaded;
+    /** Closes a forgotten object (and the fds libbpf holds in it) when this becomes unreachable. */
+    private final Fd.Backstop backstop;
 
     private BpfObject(String name, String libbpfName, Arena arena, MemorySegment obj) {
         this.name = name;
         this.libbpfName = libbpfName;
         this.arena = arena;
         this.obj = obj;
+        // only the parameters: the action must not refer to this object
+        this.backstop = Fd.backstop(this, "BPF object '" + name + "'", () -> {
+            Libbpf.close(obj);
+            arena.close();
+        });
     }
 
     private static void requireLibbpf(String op) {
@@ -381,10 +388,16 @@ public final class BpfObject implements AutoCloseable {
         return new LpmTrie(mapFd(mapName, MapType.LPM_TRIE, 0), mapName, Libbpf.mapKeySize(m), Libbpf.mapValueSize(m));
     }
 
-    /** Unloads what no one else holds: programs and maps taken from here stay usable. Idempotent. */
+    /**
+     * Unloads what no one else holds: programs and maps taken from here stay usable, and so do
+     * attachments made with them (a link or a PROG_ATTACH holds its program in the kernel until it
+     * is closed or detached). Idempotent. An object that becomes unreachable unclosed is closed
+     * by a Cleaner, which logs a warning.
+     */
     @Override
     public void close() {
         if (obj != null) {
+            backstop.disarm();
             Libbpf.close(obj);
             obj = null;
             arena.close();

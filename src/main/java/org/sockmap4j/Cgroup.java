@@ -14,6 +14,14 @@ import org.sockmap4j.internal.unix.Libc;
  * A cgroup v2 directory, opened for attaching {@link SockOpsProgram}s (Linux 4.13+). Owns one
  * directory fd. Programs attached to it run for the sockets of every process in it and in its
  * descendants.
+ *
+ * <p><b>Removing the directory.</b> While a process is in the cgroup, {@code rmdir} fails with
+ * EBUSY and nothing changes. Once it is empty, {@code rmdir} succeeds even with programs attached
+ * and this handle open; the kernel then detaches every program itself (shortly after, when the
+ * cgroup is released): a PROG_ATTACH'd program is freed unless something else holds it, a link
+ * stays open but detached. Through this handle {@link #attachedPrograms} and new attachments then
+ * fail with a {@link BpfException} carrying ENOENT; {@link Attachment#update} of a detached link
+ * fails with ENOLINK; {@link Attachment#close()} succeeds.
  */
 public final class Cgroup implements AutoCloseable {
     final Fd fd;

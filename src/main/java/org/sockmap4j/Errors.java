@@ -36,6 +36,7 @@ final class Errors {
         }
         return switch (e) {
             case ENOENT -> op == Op.PIN || op == Op.OPEN_PINNED || op == Op.OPEN_FILE || op == Op.LOAD
+                    || op == Op.ATTACH
                     ? new BpfException(operation, object, errno, hint)
                     : new KeyNotFoundException(operation, object, errno, hint);
             case EEXIST -> op == Op.PIN || op == Op.LOAD
@@ -86,6 +87,8 @@ final class Errors {
                 case OPEN_FILE -> "no such file; check the path";
                 case LOAD -> "something the object needs is missing (a kernel function, BTF or attach target)";
                 case ITERATE -> "no more keys";
+                case ATTACH -> "the cgroup was removed (its directory fd answers ENOENT once rmdir succeeded), "
+                        + "or the program is not attached there";
                 default -> "no socket at this key; closed sockets leave the map by themselves";
             };
             case EEXIST -> op == Op.PIN ? "the path already exists; unlink it or pin elsewhere"
@@ -106,6 +109,7 @@ final class Errors {
                 default -> "invalid argument";
             };
             case ENOTSOCK -> "the fd is not a socket";
+            case ENOLINK -> "the link was detached (its cgroup was removed, or BPF_LINK_DETACH); close it";
             case ENOMEM -> "the kernel could not allocate memory (check RLIMIT_MEMLOCK on kernels before 5.11)";
             case ENOTDIR -> "a parent of the path is not a directory";
             default -> "";

@@ -1,6 +1,8 @@
 package org.sockmap4j;
 
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.Set;
 
 import org.sockmap4j.internal.sys.ApiCall;
 import org.sockmap4j.internal.sys.Bpf;
@@ -45,9 +47,18 @@ public abstract sealed class Program implements AutoCloseable permits SkMsgProgr
         return fd.get();
     }
 
-    /** Pins the program on bpffs ({@code BPF_OBJ_PIN}). */
+    /**
+     * Pins the program on bpffs ({@code BPF_OBJ_PIN}) with mode {@code 0600} ({@code rw-------}):
+     * only its owner (or a process with {@code CAP_DAC_OVERRIDE}) can reopen it. The pin lives as
+     * long as its bpffs mount; open handles outlive an unmount.
+     */
     public final void pin(Path path) {
-        Pins.pin(fd.get(), path, describe());
+        pin(path, Pins.OWNER_ONLY);
+    }
+
+    /** As {@link #pin(Path)}, with the pin's permissions set to {@code permissions}. */
+    public final void pin(Path path, Set<PosixFilePermission> permissions) {
+        Pins.pin(fd.get(), path, describe(), permissions);
     }
 
     public final boolean isClosed() {

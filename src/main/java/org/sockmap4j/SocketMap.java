@@ -4,9 +4,11 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.NetworkChannel;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 
 import org.sockmap4j.internal.sys.ApiCall;
 import org.sockmap4j.internal.sys.Bpf;
@@ -33,6 +35,25 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * Attach SK_MSG/SK_SKB programs to the map <em>before</em> inserting sockets: each socket copies
  * the map's programs when it is inserted, so programs attached, updated or detached later affect
  * only sockets inserted later. A socket keeps its programs until it is removed (or closed).
+ *
+ * <p><b>When connections fail</b> (TCP, as the kernel decides; tested in the project's
+ * {@code reliability} tests):
+ * <ul>
+ * <li>Closing the socket's last fd removes its entry at once, with or without a reset
+ *     ({@code SO_LINGER} 0).</li>
+ * <li>A socket whose fd stays open keeps its entry (and its programs) after a reset from its
+ *     peer, after its peer's FIN, after {@code shutdown} in either direction, and even in
+ *     TIME_WAIT, on Linux 6.4+; earlier kernels also removed a socket that reached TCP_CLOSE
+ *     (reset, TIME_WAIT). Delete the entry, or close the socket, to remove it.</li>
+ * <li>A redirect target whose peer process dies: an SK_MSG sender blocked because the target could
+ *     not send gets {@code EPIPE}, and so does every later send while the target is in the map;
+ *     once the target is closed (the slot is empty) sends fail with {@code EACCES} (the program's
+ *     redirect drops them). An SK_SKB redirect never blocks or tells its sender: what the target
+ *     cannot send is dropped. Removing the source socket from the map restores its normal path.</li>
+ * </ul>
+ *
+ * <p>If the handle becomes unreachable without {@link #close()}, a Cleaner closes its fd and logs
+ * a WARNING naming the map on the {@code System.Logger} "org.sockmap4j".
  *
  * @param <K> the key type
  */
@@ -300,11 +321,26 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
 
     /**
      * Pins the map at {@code path} on a bpffs mount ({@code BPF_OBJ_PIN}) so it outlives this
-     * process; remove the pin by deleting the file.
+     * process; remove the pin by deleting the file. The pin gets mode {@code 0600}
+     * ({@code rw-------}): only its owner (or a process with {@code CAP_DAC_OVERRIDE}) can
+     * reopen it. If the bpffs is unmounted later, handles already open keep working; reopening
+     * the path then fails (ENOENT, or another file system's answer).
+     *
+     * @throws BpfException with EEXIST if the path exists; {@link PermissionException} (EPERM) if
+     *     the directory is not on a bpffs mount
      */
     public final void pin(Path path) {
+        pin(path, Pins.OWNER_ONLY);
+    }
+
+    /**
+     * As {@link #pin(Path)}, with the pin's permissions set to {@code permissions} (e.g.
+     * {@code PosixFilePermissions.fromString("rw-rw----")} to let a group reopen it; opening needs
+     * read and write access unless read-only).
+     */
+    public final void pin(Path path, Set<PosixFilePermission> permissions) {
         knownEmpty = false; // another process may open and fill it
-        Pins.pin(fd.get(), path, describe());
+        Pins.pin(fd.get(), path, describe(), permissions);
     }
 
     /** What the kernel says about this map ({@code BPF_OBJ_GET_INFO_BY_FD}). */

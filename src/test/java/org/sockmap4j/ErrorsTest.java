@@ -94,6 +94,8 @@ class ErrorsTest {
         assertThat(of(Errno.EEXIST.code(), Op.INSERT).hint()).contains("UpdateFlag");
         assertThat(of(Errno.EOPNOTSUPP.code(), Op.INSERT).hint()).contains("TCP");
         assertThat(of(Errno.EBADF.code(), Op.INSERT).hint()).contains("fd");
+        assertThat(of(Errno.ENOENT.code(), Op.ATTACH).hint()).contains("cgroup was removed");
+        assertThat(of(Errno.ENOLINK.code(), Op.ATTACH).hint()).contains("detached");
     }
 
     @ParameterizedTest
@@ -101,8 +103,11 @@ class ErrorsTest {
     void everyOpMapsThePermissionAndNotFoundErrnos(Op op) {
         assertThat(of(1, op)).isExactlyInstanceOf(PermissionException.class);
         assertThat(of(13, op)).isExactlyInstanceOf(PermissionException.class);
-        boolean pinning = op == Op.PIN || op == Op.OPEN_PINNED || op == Op.OPEN_FILE || op == Op.LOAD;
-        assertThat(of(2, op)).isExactlyInstanceOf(pinning ? BpfException.class : KeyNotFoundException.class);
+        // ENOENT names a key only for element operations; for paths and attach targets (a removed
+        // cgroup) it is a plain BpfException
+        boolean notAKey = op == Op.PIN || op == Op.OPEN_PINNED || op == Op.OPEN_FILE || op == Op.ATTACH
+                || op == Op.LOAD;
+        assertThat(of(2, op)).isExactlyInstanceOf(notAKey ? BpfException.class : KeyNotFoundException.class);
         for (Errno e : EnumSet.of(Errno.ENOSPC, Errno.EBUSY, Errno.EBADF, Errno.EINVAL)) {
             BpfException ex = of(e.code(), op);
             assertThat(ex).isExactlyInstanceOf(BpfException.class);

@@ -1,6 +1,7 @@
 package org.sockmap4j.internal.sys;
 
 import java.lang.ref.Cleaner;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import org.sockmap4j.internal.unix.Libc;
@@ -9,7 +10,10 @@ import org.sockmap4j.internal.unix.Libc;
  * Owns exactly one file descriptor. Rejects negative numbers; never keeps fd 0 (a 0 is moved to
  * a higher number, so a zeroed attr field can never name it by accident). {@link #close()} is
  * idempotent and thread-safe. A {@link Cleaner} closes a forgotten fd when its owner becomes
- * unreachable and logs the leak: it is a backstop, not a way to manage fds.
+ * unreachable and logs the leak (WARNING on the {@code System.Logger} "org.sockmap4j", naming the
+ * object): it is a backstop, not a way to manage fds. The Cleaner's action holds only the fd
+ * number and the description, never the owner. {@link #backstop} gives the same to resources that
+ * are not one fd (a libbpf object).
  */
 public final class Fd implements AutoCloseable {
     private static final Cleaner CLEANER = Cleaner.create();
@@ -39,6 +43,55 @@ public final class Fd implements AutoCloseable {
 
     private final State state;
     private final Cleaner.Cleanable cleanable;
+
+    /** Runs a release action once, unless disarmed first; shared with the Cleaner. */
+    private static final class Release implements Runnable {
+        final AtomicBoolean armed = new AtomicBoolean(true);
+        final Object what;
+        final Runnable release;
+
+        Release(Object what, Runnable release) {
+            this.what = what;
+            this.release = release;
+        }
+
+        @Override
+        public void run() { // reached by the Cleaner only while armed, i.e. the owner was never closed
+            if (armed.getAndSet(false)) {
+                LOG.log(System.Logger.Level.WARNING,
+                        "sockmap4j: {0} was not closed; closing it now. Use try-with-resources.", what);
+                release.run();
+            }
+        }
+    }
+
+    /** A registered backstop; see {@link #backstop}. */
+    public static final class Backstop {
+        private final Release state;
+        private final Cleaner.Cleanable cleanable;
+
+        private Backstop(Release state, Cleaner.Cleanable cleanable) {
+            this.state = state;
+            this.cleanable = cleanable;
+        }
+
+        /** The owner is being closed properly: the release action will never run. Idempotent. */
+        public void disarm() {
+            state.armed.set(false);
+            cleanable.clean();
+        }
+    }
+
+    /**
+     * A Cleaner backstop for a resource that is not a single fd: if {@code owner} becomes
+     * unreachable before {@link Backstop#disarm()}, {@code release} runs on the Cleaner's thread
+     * and the leak is logged as for an fd. Neither {@code what} nor {@code release} may refer to
+     * {@code owner} (that would keep it reachable).
+     */
+    public static Backstop backstop(Object owner, Object what, Runnable release) {
+        Release state = new Release(what, release);
+        return new Backstop(state, CLEANER.register(owner, state));
+    }
 
     private Fd(int fd, Object what) {
         this.state = new State(fd, what);

@@ -1,0 +1,36 @@
+package org.sockmap4j.reliability;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.sockmap4j.testing.ChildProcess;
+import org.sockmap4j.testing.Exec;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Runs {@link CallerPeer} as user {@code nobody} (uid 65534, no groups) through {@code setpriv},
+ * optionally with CAP_BPF and CAP_NET_ADMIN as ambient capabilities (what a service granted "BPF
+ * rights" has), and returns its result lines. Run by root.
+ */
+final class OtherUser {
+    private OtherUser() {}
+
+    static final int NOBODY = 65534;
+
+    /** The result line per action, in order. */
+    static List<String> run(boolean bpfCaps, String... actions) {
+        List<String> cmd = new ArrayList<>(List.of("setpriv", "--reuid=" + NOBODY, "--regid=" + NOBODY,
+                "--clear-groups"));
+        if (bpfCaps) {
+            cmd.addAll(List.of("--inh-caps=+bpf,+net_admin", "--ambient-caps=+bpf,+net_admin"));
+        }
+        cmd.addAll(ChildProcess.builder(CallerPeer.class.getName()).args(actions).command());
+        Exec.Result r = Exec.run(new ProcessBuilder(cmd), Duration.ofSeconds(60));
+        assertThat(r.exitCode()).as("%s; stderr: %s", cmd, r.stderr()).isZero();
+        List<String> lines = r.stdout().lines().toList();
+        assertThat(lines).as("stderr: %s", r.stderr()).hasSize(actions.length);
+        return lines;
+    }
+}
