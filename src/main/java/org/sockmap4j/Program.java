@@ -64,6 +64,10 @@ public abstract sealed class Program implements AutoCloseable permits SkMsgProgr
         return fd.isClosed();
     }
 
+    /**
+     * Releases the program fd. Idempotent and thread-safe: later calls throw
+     * {@link IllegalStateException}; a call in progress on another thread completes first.
+     */
     @Override
     public final void close() {
         fd.close();

@@ -378,9 +378,12 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
     }
 
     /**
-     * Releases the map fd. Idempotent. The map lives on while a pin, a program, or a socket in it
-     * holds it: sockets keep the programs they were inserted with, and those hold the map, so
-     * delete the entries first if redirects or policies must stop.
+     * Releases the map fd. Idempotent and thread-safe: calls made after it throw
+     * {@link IllegalStateException}; a call other threads are making at that moment completes,
+     * and the fd is closed when the last of them returns (so that it never acts on another
+     * object that got the same fd number). The map lives on while a pin, a program, or a socket
+     * in it holds it: sockets keep the programs they were inserted with, and those hold the map,
+     * so delete the entries first if redirects or policies must stop.
      */
     @Override
     public final void close() {
