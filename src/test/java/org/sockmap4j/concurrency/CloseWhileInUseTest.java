@@ -147,7 +147,9 @@ class CloseWhileInUseTest {
                 }
             }
         }
-        report.publishEntry(rounds + " rounds, " + calls + " calls before the close");
+        String summary = "map: " + rounds + " rounds, " + calls + " calls before the close";
+        report.publishEntry(summary);
+        System.out.println("CloseWhileInUseTest: " + summary);
         assertThat(failures).isEmpty();
         assertThat(calls).isPositive();
     }
@@ -196,7 +198,9 @@ class CloseWhileInUseTest {
                 }
             }
         }
-        report.publishEntry(rounds + " rounds, " + calls + " attach/query/detach cycles before the close");
+        String summary = "program: " + rounds + " rounds, " + calls + " attach/query/detach cycles before the close";
+        report.publishEntry(summary);
+        System.out.println("CloseWhileInUseTest: " + summary);
         assertThat(failures).isEmpty();
         assertThat(calls).isPositive();
     }
@@ -237,7 +241,9 @@ class CloseWhileInUseTest {
                 assertThat(map.attachedPrograms(AttachType.SK_MSG_VERDICT)).as("round %d", round).isEmpty();
             }
         }
-        report.publishEntry(rounds + " rounds, " + calls + " link calls before the close");
+        String summary = "link: " + rounds + " rounds, " + calls + " link calls before the close";
+        report.publishEntry(summary);
+        System.out.println("CloseWhileInUseTest: " + summary);
         assertThat(failures).isEmpty();
         assertThat(calls).isPositive();
     }
@@ -305,8 +311,10 @@ class CloseWhileInUseTest {
             obj.close();
             calls += join(users);
         }
-        report.publishEntry(rounds + " rounds, " + calls + " calls before the close: " + seen + ", " + programs
-                + " programs taken");
+        String summary = "object: " + rounds + " rounds, " + calls + " calls before the close: " + seen + ", " + programs
+                + " programs taken";
+        report.publishEntry(summary);
+        System.out.println("CloseWhileInUseTest: " + summary);
         assertThat(failures).isEmpty();
         assertThat(seen).containsOnlyKeys(expected);
     }

@@ -37,8 +37,10 @@ import org.sockmap4j.testing.Privileged;
  * virtual threads. Each thread repeats one failing call (a lookup of a missing key: ENOENT; a
  * NOEXIST insert of a taken key: EEXIST; an insert of an fd number that is not open: EBADF, of a
  * map fd: ENOTSOCK, of fd -1: EINVAL, at a SOCKMAP index past the end: E2BIG; SO_COOKIE of a map
- * fd: ENOTSOCK from getsockopt, of a closed number: EBADF) while another thread's calls succeed;
- * every exception must have exactly the class and errno of its own call.
+ * fd: ENOTSOCK from getsockopt, of a closed number: EBADF) while another thread's calls succeed
+ * (insert, look up and remove a socket no other thread uses: removing a socket's last entry
+ * tears down its psock, and an insert of that socket meanwhile fails with EBUSY); every exception
+ * must have exactly the class and errno of its own call.
  */
 @Privileged
 @ExtendWith(FdLeakCheck.class)
@@ -70,8 +72,10 @@ class ErrnoPerCallTest {
             List<Case> cases = List.of(
                     new Case("lookup of a missing key", KeyNotFoundException.class, Errno.ENOENT,
                             "BPF_MAP_LOOKUP_ELEM", () -> hash.cookie(7)),
+                    // the socket already at the key: an insert of a socket whose last entry another
+                    // thread is removing can fail with EBUSY before the key is looked at
                     new Case("NOEXIST insert of a taken key", KeyExistsException.class, Errno.EEXIST,
-                            "BPF_MAP_UPDATE_ELEM", () -> hash.put(0, conn.serverFd(), UpdateFlag.NOEXIST)),
+                            "BPF_MAP_UPDATE_ELEM", () -> hash.put(0, conn.clientFd(), UpdateFlag.NOEXIST)),
                     new Case("insert of a number that is not open", BpfException.class, Errno.EBADF,
                             "BPF_MAP_UPDATE_ELEM", () -> hash.put(1, NOT_OPEN)),
                     new Case("insert of a map fd", BpfException.class, Errno.ENOTSOCK, "BPF_MAP_UPDATE_ELEM",
@@ -130,7 +134,9 @@ class ErrnoPerCallTest {
                 iterations.put(cases.get(i).name(), failing.get(i).get());
             }
             int succeeded = succeeding.get();
-            report.publishEntry(kind + " threads: " + iterations + "; succeeding thread " + succeeded + " rounds");
+            String summary = kind + " threads: " + iterations + "; succeeding thread " + succeeded + " rounds";
+            report.publishEntry(summary);
+            System.out.println("ErrnoPerCallTest: " + summary);
             assertThat(wrong).as("calls that got another call's errno, or none").isEmpty();
             assertThat(iterations.values()).allSatisfy(n -> assertThat(n).isEqualTo(ITERATIONS));
             assertThat(succeeded).isEqualTo(ITERATIONS);

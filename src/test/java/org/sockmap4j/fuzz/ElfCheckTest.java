@@ -138,8 +138,10 @@ class ElfCheckTest {
                 throw new AssertionError("ElfCheck threw on variant seed " + ElfFuzzChild.hex(seed), e);
             }
         }
-        report.publishEntry("ElfCheck over " + n + " variants (base seed " + ElfFuzzChild.hex(base) + "): "
-                + refused + " refused");
+        String summary = "ElfCheck over " + n + " variants (base seed " + ElfFuzzChild.hex(base) + "): " + refused
+                + " refused";
+        report.publishEntry(summary);
+        System.out.println("ElfCheckTest: " + summary);
         assertThat(refused).isPositive().isLessThan(n);
     }
 }

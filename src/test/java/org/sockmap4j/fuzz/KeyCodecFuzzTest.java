@@ -203,6 +203,8 @@ class KeyCodecFuzzTest {
         }
         int refused = decodeRandomBytes(c, rnd, k -> k, ITERATIONS);
         report.publishEntry("ConnectionKey: random 44 bytes refused (family neither 2 nor 10)", Integer.toString(refused));
+        System.out.println("KeyCodecFuzzTest: ConnectionKey refused " + refused + " of " + ITERATIONS
+                + " random 44-byte keys (family neither 2 nor 10)");
         // a random family is almost never 2 or 10
         assertThat(refused).isGreaterThan(ITERATIONS * 99 / 100);
         int decoded = 0;

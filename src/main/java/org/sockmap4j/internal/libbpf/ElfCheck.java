@@ -9,7 +9,8 @@ import java.nio.ByteOrder;
  * exception instead of a crash of the JVM. libbpf 1.1 (Debian 12's libbpf1) dereferences the
  * result of {@code btf__type_by_id} without a NULL check while it reads BTF-defined maps, so a
  * {@code .BTF} section whose types refer to type ids that do not exist crashes the process
- * (found by {@code ElfFuzzTest}; libbpf 1.3 added the same validation, {@code btf_validate_type}).
+ * (found by {@code ElfFuzzTest}; libbpf added the same checks upstream in August 2023,
+ * {@code btf_validate_type}, in a release after the one Debian 12 ships).
  *
  * <p>Checked: the ELF64 header (class, {@code e_type} ET_REL, {@code e_machine} EM_BPF or 0 as
  * libbpf accepts, {@code e_shentsize}), the section header table and every section's data lying
