@@ -4,10 +4,12 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Slots of loopback TCP connections that one thread closes and reopens while others use them.
@@ -72,9 +74,10 @@ final class SocketPool implements AutoCloseable {
      */
     Gen byCookie(long cookie) {
         Gen g = byCookie.get(cookie);
-        long until = System.nanoTime() + 1_000_000_000L;
+        // parks rather than spins: on a busy machine a spinning caller would starve the reopener
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (g == null && reopening.get() > 0 && System.nanoTime() - until < 0) {
-            Thread.onSpinWait();
+            LockSupport.parkNanos(100_000);
             g = byCookie.get(cookie);
         }
         return g != null ? g : byCookie.get(cookie);
