@@ -55,7 +55,7 @@ import org.sockmap4j.testing.Privileged;
 class SockHashStressTest {
 
     static final int THREADS = 8;
-    static final int OPS = 20_000;
+    static final int OPS = 100_000;
     static final int KEYS_PER_THREAD = 8;
     static final int SLOTS = 16;
     /** Hang guard only: workers stop here even if not done (and the test then fails). */
