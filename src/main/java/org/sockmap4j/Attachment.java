@@ -3,6 +3,7 @@ package org.sockmap4j;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import org.sockmap4j.internal.sys.Bpf;
 import org.sockmap4j.internal.sys.Fd;
@@ -34,6 +35,8 @@ public final class Attachment implements AutoCloseable {
     private final Fd prog;
     private final Program.What what;
     private final AttachType type;
+    /** For a PROG_ATTACH: set by the one {@link #close()} that detaches. */
+    private final AtomicBoolean detaching = new AtomicBoolean();
 
     private Attachment(Fd link, Fd target, Fd prog, Program.What what, AttachType type) {
         this.link = link;
@@ -68,7 +71,13 @@ public final class Attachment implements AutoCloseable {
                     + "attach with AttachMode.LINK to get one");
         }
         int[] err = new int[1];
-        ObjInfo.Link l = ObjInfo.link(link.get(), err);
+        ObjInfo.Link l;
+        int n = link.acquire();
+        try {
+            l = ObjInfo.link(n, err);
+        } finally {
+            link.release();
+        }
         if (l == null) {
             throw Errors.of("BPF_OBJ_GET_INFO_BY_FD", what.toString(), err[0], Errors.Op.INFO);
         }
@@ -90,7 +99,12 @@ public final class Attachment implements AutoCloseable {
             throw new IllegalStateException("Attachment.pin: " + what + " is a PROG_ATTACH; only links can be pinned "
                     + "(attach with AttachMode.LINK)");
         }
-        Pins.pin(link.get(), path, what.toString(), permissions);
+        int n = link.acquire();
+        try {
+            Pins.pin(n, path, what.toString(), permissions);
+        } finally {
+            link.release();
+        }
     }
 
     /**
@@ -118,13 +132,36 @@ public final class Attachment implements AutoCloseable {
             throw new IllegalStateException("Attachment.update: " + what + " is a PROG_ATTACH; only links can be "
                     + "updated (attach with AttachMode.LINK)");
         }
-        long r = Bpf.linkUpdate(link.get(), program.fd(), expected == null ? -1 : expected.fd());
+        long r = updateLink(program.fd, expected == null ? null : expected.fd);
         if (r == -Errno.EPERM.code() && expected != null) {
             throw new BpfException("BPF_LINK_UPDATE", what + " to " + program, (int) -r,
                     "the link no longer runs the expected program " + expected);
         }
         if (r < 0) {
             throw Errors.of("BPF_LINK_UPDATE", what + " to " + program, (int) -r, Errors.Op.ATTACH);
+        }
+    }
+
+    /** BPF_LINK_UPDATE with the link's, the new program's and the expected program's fds acquired. */
+    private long updateLink(Fd program, Fd expected) {
+        int n = link.acquire();
+        try {
+            int p = program.acquire();
+            try {
+                if (expected == null) {
+                    return Bpf.linkUpdate(n, p, -1);
+                }
+                int old = expected.acquire();
+                try {
+                    return Bpf.linkUpdate(n, p, old);
+                } finally {
+                    expected.release();
+                }
+            } finally {
+                program.release();
+            }
+        } finally {
+            link.release();
         }
     }
 
@@ -142,11 +179,11 @@ public final class Attachment implements AutoCloseable {
             link.close();
             return;
         }
-        if (prog.isClosed()) {
-            return;
+        if (!detaching.compareAndSet(false, true)) {
+            return; // closed already, or another thread is detaching
         }
         try {
-            long r = Bpf.progDetach(target.get(), prog.get(), type.value());
+            long r = Bpf.progDetach(target.get(), prog.get(), type.value()); // only this thread closes them
             if (r < 0 && r != -Errno.ENOENT.code()) {
                 throw Errors.of("BPF_PROG_DETACH", what.toString(), (int) -r, Errors.Op.ATTACH);
             }

@@ -4,11 +4,14 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Objects;
 
+import org.sockmap4j.internal.libbpf.ElfCheck;
 import org.sockmap4j.internal.libbpf.Libbpf;
 import org.sockmap4j.internal.sys.ApiCall;
 import org.sockmap4j.internal.sys.Fd;
@@ -24,6 +27,12 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  * from a file, from bytes, or from the programs bundled in this jar ({@link #openBundled}); set
  * what must be set before load; {@link #load()}; then take programs and maps as their typed
  * kinds, each of which owns its own fd and stays usable after this object is closed.
+ *
+ * <p>Thread-safe: calls are serialized, so a {@link #close()} waits for a call in progress (libbpf
+ * frees the object's memory on close) and later calls throw {@link IllegalStateException}. A file
+ * that could crash libbpf while it parses it (damaged section tables or BTF that libbpf 1.1 reads
+ * without checks) is refused before libbpf sees it, with the {@link BpfException} libbpf gives to
+ * an invalid ELF file ({@code LIBBPF_ERRNO__FORMAT}, 4001).
  *
  * <pre>{@code
  * try (BpfObject obj = BpfObject.openBundled("bypass").load();
@@ -69,6 +78,35 @@ public final class BpfObject implements AutoCloseable {
         }
     }
 
+    /** libbpf's LIBBPF_ERRNO__FORMAT ("invalid ELF format"), also used when {@link ElfCheck} refuses a file. */
+    private static final int LIBBPF_ERRNO_FORMAT = Errors.LIBBPF_ERRNO_START + 1;
+
+    /**
+     * Refuses an object that could crash libbpf while it parses it ({@link ElfCheck}), with the
+     * errno libbpf gives to invalid ELF files.
+     */
+    private static void checkElf(MemorySegment elf, String operation, String name) {
+        String problem = ElfCheck.problem(elf);
+        if (problem != null) {
+            throw new BpfException(operation, name, LIBBPF_ERRNO_FORMAT, "not a valid BPF ELF object: " + problem);
+        }
+    }
+
+    /**
+     * Checks the file at {@code path} as {@link #checkElf} does, reading it through a private
+     * mapping; a file that cannot be read is left to libbpf, which reports why. (The check and
+     * libbpf's own read are two reads: a file changed in between is not covered.)
+     */
+    private static void checkElfFile(Path path) {
+        try (Arena arena = Arena.ofConfined();
+             FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            checkElf(ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena), "bpf_object__open_file",
+                    path.toString());
+        } catch (IOException e) {
+            // missing, unreadable or a directory: bpf_object__open_file gives the errno
+        }
+    }
+
     /**
      * Opens the object file at {@code path} (not loaded yet).
      *
@@ -84,6 +122,7 @@ public final class BpfObject implements AutoCloseable {
                     + (Files.isDirectory(path) ? "a directory" : "not a regular file")
                     + "; pass a BPF object file (as clang -target bpf -c writes it)");
         }
+        checkElfFile(path);
         Arena arena = Arena.ofShared();
         try {
             int[] err = new int[1];
@@ -115,6 +154,7 @@ public final class BpfObject implements AutoCloseable {
         try {
             MemorySegment buf = arena.allocate(Math.max(1, elf.length), 8);
             MemorySegment.copy(elf, 0, buf, JAVA_BYTE, 0, elf.length);
+            checkElf(buf.asSlice(0, elf.length), "bpf_object__open_mem", name);
             int[] err = new int[1];
             Libbpf.startCapture();
             MemorySegment o;
@@ -195,17 +235,17 @@ public final class BpfObject implements AutoCloseable {
     }
 
     /** Names of the object's programs (C function names). */
-    public List<String> programNames() {
+    public synchronized List<String> programNames() {
         return Libbpf.programs(obj()).stream().map(Libbpf.Named::name).toList();
     }
 
     /** Names of the object's maps, including libbpf's internal ones (.data, .rodata, .bss). */
-    public List<String> mapNames() {
+    public synchronized List<String> mapNames() {
         return Libbpf.maps(obj()).stream().map(Libbpf.Named::name).toList();
     }
 
     /** Before load: sets a program's expected attach type (needed by some kernels for links). */
-    public BpfObject expectedAttachType(String program, AttachType type) {
+    public synchronized BpfObject expectedAttachType(String program, AttachType type) {
         requireLoaded(false);
         int r = Libbpf.setExpectedAttachType(program(program), type.value());
         if (r < 0) {
@@ -215,7 +255,7 @@ public final class BpfObject implements AutoCloseable {
     }
 
     /** Before load: changes a map's max_entries. */
-    public BpfObject maxEntries(String map, int maxEntries) {
+    public synchronized BpfObject maxEntries(String map, int maxEntries) {
         requireLoaded(false);
         if (maxEntries < 1) {
             throw new IllegalArgumentException("BpfObject.maxEntries: map '" + map + "' of " + describe()
@@ -240,7 +280,7 @@ public final class BpfObject implements AutoCloseable {
      *         kernel will not create); its hint ends with what libbpf said
      * @return this
      */
-    public BpfObject load() {
+    public synchronized BpfObject load() {
         requireLoaded(false);
         Libbpf.startCapture();
         int r;
@@ -310,22 +350,22 @@ public final class BpfObject implements AutoCloseable {
     }
 
     /** The SK_MSG program {@code name}; fails clearly if it is of another type. */
-    public SkMsgProgram skMsg(String prog) {
+    public synchronized SkMsgProgram skMsg(String prog) {
         return new SkMsgProgram(programFd(prog, ProgramType.SK_MSG), prog);
     }
 
     /** The SK_SKB program {@code name}; fails clearly if it is of another type. */
-    public SkSkbProgram skSkb(String prog) {
+    public synchronized SkSkbProgram skSkb(String prog) {
         return new SkSkbProgram(programFd(prog, ProgramType.SK_SKB), prog);
     }
 
     /** The SOCK_OPS program {@code name}; fails clearly if it is of another type. */
-    public SockOpsProgram sockOps(String prog) {
+    public synchronized SockOpsProgram sockOps(String prog) {
         return new SockOpsProgram(programFd(prog, ProgramType.SOCK_OPS), prog);
     }
 
     /** The sockmap iterator program {@code name} ({@code SEC("iter/sockmap")}). */
-    public SockMapIterProgram sockMapIter(String prog) {
+    public synchronized SockMapIterProgram sockMapIter(String prog) {
         return new SockMapIterProgram(programFd(prog, ProgramType.TRACING), prog);
     }
 
@@ -347,28 +387,28 @@ public final class BpfObject implements AutoCloseable {
     }
 
     /** The SOCKMAP {@code name}; fails clearly if it is of another type. */
-    public SockMap sockMap(String mapName) {
+    public synchronized SockMap sockMap(String mapName) {
         MemorySegment m = map(mapName);
         return SockMap.wrap(mapFd(mapName, MapType.SOCKMAP, 4), mapName, Libbpf.mapValueSize(m),
                 Libbpf.mapMaxEntries(m));
     }
 
     /** The SOCKHASH {@code name} with keys of {@code codec}; checks the type and key size. */
-    public <K> SockHash<K> sockHash(String mapName, KeyCodec<K> codec) {
+    public synchronized <K> SockHash<K> sockHash(String mapName, KeyCodec<K> codec) {
         MemorySegment m = map(mapName);
         return SockHash.wrap(mapFd(mapName, MapType.SOCKHASH, codec.size()), codec, mapName, Libbpf.mapValueSize(m),
                 Libbpf.mapMaxEntries(m));
     }
 
     /** The per-CPU counters array {@code name} (as the bundled programs keep). */
-    public Counters counters(String mapName) {
+    public synchronized Counters counters(String mapName) {
         MemorySegment m = map(mapName);
         return new Counters(mapFd(mapName, MapType.PERCPU_ARRAY, 4), mapName, Libbpf.mapMaxEntries(m),
                 Libbpf.mapValueSize(m));
     }
 
     /** The u32 ARRAY map {@code name} (4-byte keys and values). */
-    public U32Array u32Array(String mapName) {
+    public synchronized U32Array u32Array(String mapName) {
         MemorySegment m = map(mapName);
         if (Libbpf.mapValueSize(m) != 4) {
             throw new IllegalArgumentException(ApiCall.name() + ": map '" + mapName + "' of " + describe() + " has "
@@ -378,12 +418,12 @@ public final class BpfObject implements AutoCloseable {
     }
 
     /** A map's fd of the given type, for the library's own typed wrappers. */
-    Fd rawMap(String mapName, MapType type) {
+    synchronized Fd rawMap(String mapName, MapType type) {
         return mapFd(mapName, type, 0);
     }
 
     /** The LPM trie {@code name} of IPv4 (8-byte keys) or IPv6 (20-byte keys) prefixes. */
-    public LpmTrie lpmTrie(String mapName) {
+    public synchronized LpmTrie lpmTrie(String mapName) {
         MemorySegment m = map(mapName);
         return new LpmTrie(mapFd(mapName, MapType.LPM_TRIE, 0), mapName, Libbpf.mapKeySize(m), Libbpf.mapValueSize(m));
     }
@@ -395,7 +435,7 @@ public final class BpfObject implements AutoCloseable {
      * by a Cleaner, which logs a warning.
      */
     @Override
-    public void close() {
+    public synchronized void close() {
         if (obj != null) {
             backstop.disarm();
             Libbpf.close(obj);
@@ -405,7 +445,7 @@ public final class BpfObject implements AutoCloseable {
     }
 
     @Override
-    public String toString() {
+    public synchronized String toString() {
         return "BPF object '" + name + "'" + (obj == null ? " (closed)" : loaded ? " (loaded)" : " (opened)");
     }
 }

@@ -136,7 +136,12 @@ public final class Cgroup implements AutoCloseable {
 
     /** Ids of the programs attached at {@code type} ({@code BPF_PROG_QUERY}). */
     public List<Integer> attachedPrograms(AttachType type) {
-        return Queries.progIds(fd.get(), type, toString());
+        int cg = fd.acquire();
+        try {
+            return Queries.progIds(cg, type, toString());
+        } finally {
+            fd.release();
+        }
     }
 
     /** The directory fd, owned by this object; for interop only. */

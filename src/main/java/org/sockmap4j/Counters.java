@@ -66,8 +66,8 @@ public final class Counters implements AutoCloseable {
         if (slot < 0 || slot >= slots) {
             throw new IndexOutOfBoundsException("slot " + slot + " of " + slots);
         }
-        int mapFd = fd.get();
         Scratch s = Scratch.get();
+        int mapFd = fd.acquire();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment values = arena.allocate(8L * CPUS, 8);
             s.key.set(JAVA_INT, 0, slot);
@@ -85,6 +85,8 @@ public final class Counters implements AutoCloseable {
                 sum += values.getAtIndex(JAVA_LONG, cpu);
             }
             return sum;
+        } finally {
+            fd.release();
         }
     }
 

@@ -43,10 +43,15 @@ public final class LpmTrie implements AutoCloseable {
     public void add(String cidr) {
         Cidr c = Cidr.parse(cidr);
         Scratch s = Scratch.get();
-        int mapFd = fd.get();
         key(s, c);
         s.value.asSlice(0, valueSize).fill((byte) 1);
-        long r = Bpf.mapUpdate(s, mapFd, 0);
+        int mapFd = fd.acquire();
+        long r;
+        try {
+            r = Bpf.mapUpdate(s, mapFd, 0);
+        } finally {
+            fd.release();
+        }
         if (r < 0) {
             throw Errors.of("BPF_MAP_UPDATE_ELEM", describe() + " (" + c + ")", (int) -r, Errors.Op.GENERIC);
         }
@@ -56,9 +61,14 @@ public final class LpmTrie implements AutoCloseable {
     public boolean remove(String cidr) {
         Cidr c = Cidr.parse(cidr);
         Scratch s = Scratch.get();
-        int mapFd = fd.get();
         key(s, c);
-        long r = Bpf.mapDelete(s, mapFd);
+        int mapFd = fd.acquire();
+        long r;
+        try {
+            r = Bpf.mapDelete(s, mapFd);
+        } finally {
+            fd.release();
+        }
         if (r == -Errno.ENOENT.code()) {
             return false;
         }
@@ -72,9 +82,14 @@ public final class LpmTrie implements AutoCloseable {
     public boolean matches(String address) {
         Cidr c = Cidr.parse(address);
         Scratch s = Scratch.get();
-        int mapFd = fd.get();
         key(s, new Cidr(c.address(), addrLen * 8));
-        long r = Bpf.mapLookup(s, mapFd);
+        int mapFd = fd.acquire();
+        long r;
+        try {
+            r = Bpf.mapLookup(s, mapFd);
+        } finally {
+            fd.release();
+        }
         if (r == -Errno.ENOENT.code()) {
             return false;
         }

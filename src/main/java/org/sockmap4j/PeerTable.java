@@ -19,11 +19,16 @@ final class PeerTable implements AutoCloseable {
 
     void put(long cookie, long peer) {
         Scratch s = Scratch.get();
-        int mapFd = fd.get();
         s.key.set(JAVA_LONG, 0, cookie);
         s.value.set(JAVA_LONG, 0, peer);
         s.value.set(JAVA_LONG, 8, 0L);
-        long r = Bpf.mapUpdate(s, mapFd, 0);
+        int mapFd = fd.acquire();
+        long r;
+        try {
+            r = Bpf.mapUpdate(s, mapFd, 0);
+        } finally {
+            fd.release();
+        }
         if (r < 0) {
             throw Errors.of("BPF_MAP_UPDATE_ELEM", "splice peers (cookie " + cookie + ")", (int) -r, Errors.Op.GENERIC);
         }
@@ -32,17 +37,26 @@ final class PeerTable implements AutoCloseable {
     /** Bytes counted for {@code cookie}, or -1 if it has no entry. */
     long bytes(long cookie) {
         Scratch s = Scratch.get();
-        int mapFd = fd.get();
         s.key.set(JAVA_LONG, 0, cookie);
-        long r = Bpf.mapLookup(s, mapFd);
+        int mapFd = fd.acquire();
+        long r;
+        try {
+            r = Bpf.mapLookup(s, mapFd);
+        } finally {
+            fd.release();
+        }
         return r < 0 ? -1 : s.value.get(JAVA_LONG, 8);
     }
 
     void delete(long cookie) {
         Scratch s = Scratch.get();
-        int mapFd = fd.get();
         s.key.set(JAVA_LONG, 0, cookie);
-        Bpf.mapDelete(s, mapFd);
+        int mapFd = fd.acquire();
+        try {
+            Bpf.mapDelete(s, mapFd);
+        } finally {
+            fd.release();
+        }
     }
 
     @Override

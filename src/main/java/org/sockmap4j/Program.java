@@ -35,7 +35,13 @@ public abstract sealed class Program implements AutoCloseable permits SkMsgProgr
     /** The program's kernel id (as {@code bpftool prog show id N} uses). */
     public final int id() {
         int[] err = new int[1];
-        ObjInfo.Prog p = ObjInfo.prog(fd.get(), err);
+        ObjInfo.Prog p;
+        int prog = fd.acquire();
+        try {
+            p = ObjInfo.prog(prog, err);
+        } finally {
+            fd.release();
+        }
         if (p == null) {
             throw Errors.of("BPF_OBJ_GET_INFO_BY_FD", describe(), err[0], Errors.Op.INFO);
         }
@@ -58,13 +64,22 @@ public abstract sealed class Program implements AutoCloseable permits SkMsgProgr
 
     /** As {@link #pin(Path)}, with the pin's permissions set to {@code permissions}. */
     public final void pin(Path path, Set<PosixFilePermission> permissions) {
-        Pins.pin(fd.get(), path, describe(), permissions);
+        int prog = fd.acquire();
+        try {
+            Pins.pin(prog, path, describe(), permissions);
+        } finally {
+            fd.release();
+        }
     }
 
     public final boolean isClosed() {
         return fd.isClosed();
     }
 
+    /**
+     * Releases the program fd. Idempotent and thread-safe: later calls throw
+     * {@link IllegalStateException}; a call in progress on another thread completes first.
+     */
     @Override
     public final void close() {
         fd.close();
@@ -117,8 +132,22 @@ public abstract sealed class Program implements AutoCloseable permits SkMsgProgr
      * the link type or the attach type, throws the {@link NotSupportedException} naming it.
      */
     final Attachment attach(Fd target, String targetDesc, AttachType type, AttachMode mode, int progAttachFlags) {
-        int prog = fd.get();
-        int tgt = target.get();
+        int prog = fd.acquire();
+        try {
+            int tgt = target.acquire();
+            try {
+                return attach(prog, tgt, target, targetDesc, type, mode, progAttachFlags);
+            } finally {
+                target.release();
+            }
+        } finally {
+            fd.release();
+        }
+    }
+
+    /** {@link #attach(Fd, String, AttachType, AttachMode, int)} with both numbers acquired. */
+    private Attachment attach(int prog, int tgt, Fd target, String targetDesc, AttachType type, AttachMode mode,
+            int progAttachFlags) {
         What what = new What(describe(), targetDesc, type);
         if (mode != AttachMode.PROG_ATTACH) {
             long r = Bpf.linkCreate(prog, tgt, type.value(), 0);
@@ -155,7 +184,13 @@ public abstract sealed class Program implements AutoCloseable permits SkMsgProgr
     }
 
     static Fd dup(Fd f) {
-        int n = org.sockmap4j.internal.unix.Libc.fcntl(f.get(), org.sockmap4j.internal.unix.Libc.F_DUPFD_CLOEXEC, 3);
+        int n;
+        int from = f.acquire();
+        try {
+            n = org.sockmap4j.internal.unix.Libc.fcntl(from, org.sockmap4j.internal.unix.Libc.F_DUPFD_CLOEXEC, 3);
+        } finally {
+            f.release();
+        }
         if (n < 0) {
             throw Errors.of("fcntl(F_DUPFD_CLOEXEC)", f.what(), -n, Errors.Op.GENERIC);
         }

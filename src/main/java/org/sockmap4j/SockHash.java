@@ -150,8 +150,12 @@ public final class SockHash<K> extends SocketMap<K> {
     @Override
     boolean isEmpty() {
         Scratch s = Scratch.get();
-        long r = org.sockmap4j.internal.sys.Bpf.mapGetNextKey(s, fd.get(), true);
-        return r == -Errno.ENOENT.code();
+        int mapFd = fd.acquire();
+        try {
+            return org.sockmap4j.internal.sys.Bpf.mapGetNextKey(s, mapFd, true) == -Errno.ENOENT.code();
+        } finally {
+            fd.release();
+        }
     }
 
     /** Every key in the map ({@code BPF_MAP_GET_NEXT_KEY}). */

@@ -121,9 +121,14 @@ public final class SockMap extends SocketMap<Integer> {
     /** As {@link SocketMap#put(Object, int, UpdateFlag)}, without boxing. */
     public void put(int index, int socketFd, UpdateFlag flag) {
         Scratch s = Scratch.get();
-        int mapFd = fd.get();
-        s.key.set(JAVA_INT, 0, index);
-        long r = update(s, mapFd, socketFd, flag);
+        int mapFd = fd.acquire();
+        long r;
+        try {
+            s.key.set(JAVA_INT, 0, index);
+            r = update(s, mapFd, socketFd, flag);
+        } finally {
+            fd.release();
+        }
         if (r < 0) {
             throw Errors.of("BPF_MAP_UPDATE_ELEM", describe() + " (index " + index + ", socket fd " + socketFd + ")",
                     (int) -r, Errors.Op.INSERT);
@@ -144,9 +149,14 @@ public final class SockMap extends SocketMap<Integer> {
     /** Removes the socket at {@code index}; see {@link SocketMap#delete}. */
     public void delete(int index) {
         Scratch s = Scratch.get();
-        int mapFd = fd.get();
-        s.key.set(JAVA_INT, 0, index);
-        long r = Bpf.mapDelete(s, mapFd);
+        int mapFd = fd.acquire();
+        long r;
+        try {
+            s.key.set(JAVA_INT, 0, index);
+            r = Bpf.mapDelete(s, mapFd);
+        } finally {
+            fd.release();
+        }
         if (r < 0) {
             throw Errors.of("BPF_MAP_DELETE_ELEM", describe() + " (index " + index + ")", (int) -r,
                     Errors.Op.DELETE);
@@ -156,9 +166,14 @@ public final class SockMap extends SocketMap<Integer> {
     /** The cookie of the socket at {@code index}; see {@link SocketMap#cookie}. */
     public long cookie(int index) {
         Scratch s = Scratch.get();
-        int mapFd = fd.get();
-        s.key.set(JAVA_INT, 0, index);
-        long r = Bpf.mapLookup(s, mapFd);
+        int mapFd = fd.acquire();
+        long r;
+        try {
+            s.key.set(JAVA_INT, 0, index);
+            r = Bpf.mapLookup(s, mapFd);
+        } finally {
+            fd.release();
+        }
         if (r < 0) {
             throw Errors.of("BPF_MAP_LOOKUP_ELEM", describe() + " (index " + index + ")", (int) -r,
                     Errors.Op.LOOKUP);
@@ -173,18 +188,22 @@ public final class SockMap extends SocketMap<Integer> {
     @Override
     boolean isEmpty() {
         Scratch s = Scratch.get();
-        int mapFd = fd.get();
-        for (int i = 0; i < maxEntries; i++) {
-            s.key.set(JAVA_INT, 0, i);
-            long r = Bpf.mapLookup(s, mapFd);
-            if (r >= 0) {
-                return false;
+        int mapFd = fd.acquire();
+        try {
+            for (int i = 0; i < maxEntries; i++) {
+                s.key.set(JAVA_INT, 0, i);
+                long r = Bpf.mapLookup(s, mapFd);
+                if (r >= 0) {
+                    return false;
+                }
+                if (r == -Errno.ENOSPC.code()) {
+                    return true;
+                }
             }
-            if (r == -Errno.ENOSPC.code()) {
-                return true;
-            }
+            return true;
+        } finally {
+            fd.release();
         }
-        return true;
     }
 
     /**

@@ -33,7 +33,18 @@ public final class SockMapIterProgram extends Program {
      * what the program printed ({@code bpf_seq_printf}).
      */
     public String run(SocketMap<?> map) {
-        long link = Bpf.iterLinkCreate(fd.get(), map.fd.get());
+        long link;
+        int prog = fd.acquire();
+        try {
+            int mapFd = map.fd.acquire();
+            try {
+                link = Bpf.iterLinkCreate(prog, mapFd);
+            } finally {
+                map.fd.release();
+            }
+        } finally {
+            fd.release();
+        }
         if (link < 0) {
             throw Errors.of("BPF_LINK_CREATE(BPF_TRACE_ITER)", describe() + " over " + map.describe(), (int) -link,
                     Errors.Op.ATTACH);

@@ -22,7 +22,12 @@ public final class SocketFd implements AutoCloseable {
 
     /** The socket's cookie ({@code SO_COOKIE}). */
     public long cookie() {
-        return Sockets.cookie(fd.get());
+        int n = fd.acquire();
+        try {
+            return Sockets.cookie(n);
+        } finally {
+            fd.release();
+        }
     }
 
     /** Whether {@link #close()} was called. */

@@ -104,9 +104,14 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
     public final void put(K key, int socketFd, UpdateFlag flag) {
         Objects.requireNonNull(key, "key");
         Scratch s = Scratch.get();
-        int mapFd = fd.get();
-        encodeKey(s, key);
-        long r = update(s, mapFd, socketFd, flag);
+        int mapFd = fd.acquire();
+        long r;
+        try {
+            encodeKey(s, key);
+            r = update(s, mapFd, socketFd, flag);
+        } finally {
+            fd.release();
+        }
         if (r < 0) {
             throw Errors.of("BPF_MAP_UPDATE_ELEM", describe() + " (key " + key + ", socket fd " + socketFd + ")",
                     (int) -r, Errors.Op.INSERT);
@@ -166,12 +171,32 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
      */
     public final void delete(K key) {
         Objects.requireNonNull(key, "key");
-        Scratch s = Scratch.get();
-        int mapFd = fd.get();
-        encodeKey(s, key);
-        long r = Bpf.mapDelete(s, mapFd);
+        long r = deleteRaw(key);
         if (r < 0) {
             throw Errors.of("BPF_MAP_DELETE_ELEM", describe() + " (key " + key + ")", (int) -r, Errors.Op.DELETE);
+        }
+    }
+
+    /** BPF_MAP_DELETE_ELEM of {@code key}: 0 or -errno. */
+    private long deleteRaw(K key) {
+        Scratch s = Scratch.get();
+        int mapFd = fd.acquire();
+        try {
+            encodeKey(s, key);
+            return Bpf.mapDelete(s, mapFd);
+        } finally {
+            fd.release();
+        }
+    }
+
+    /** BPF_MAP_LOOKUP_ELEM of {@code key} into the scratch value: 0 or -errno. */
+    private long lookupRaw(Scratch s, K key) {
+        int mapFd = fd.acquire();
+        try {
+            encodeKey(s, key);
+            return Bpf.mapLookup(s, mapFd);
+        } finally {
+            fd.release();
         }
     }
 
@@ -181,10 +206,7 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
      */
     public final boolean deleteIfPresent(K key) {
         Objects.requireNonNull(key, "key");
-        Scratch s = Scratch.get();
-        int mapFd = fd.get();
-        encodeKey(s, key);
-        long r = Bpf.mapDelete(s, mapFd);
+        long r = deleteRaw(key);
         if (r >= 0) {
             return true;
         }
@@ -209,9 +231,7 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
     public final long cookie(K key) {
         Objects.requireNonNull(key, "key");
         Scratch s = Scratch.get();
-        int mapFd = fd.get();
-        encodeKey(s, key);
-        long r = Bpf.mapLookup(s, mapFd);
+        long r = lookupRaw(s, key);
         if (r < 0) {
             throw Errors.of("BPF_MAP_LOOKUP_ELEM", describe() + " (key " + key + ")", (int) -r, Errors.Op.LOOKUP);
         }
@@ -221,10 +241,7 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
     /** Whether {@code key} holds a socket. Needs a value size of 8 (see {@link #cookie}). */
     public final boolean containsKey(K key) {
         Objects.requireNonNull(key, "key");
-        Scratch s = Scratch.get();
-        int mapFd = fd.get();
-        encodeKey(s, key);
-        long r = Bpf.mapLookup(s, mapFd);
+        long r = lookupRaw(Scratch.get(), key);
         if (r >= 0) {
             return true;
         }
@@ -262,21 +279,25 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
     final List<K> walkKeys() {
         List<K> out = new ArrayList<>();
         Scratch s = Scratch.get();
-        int mapFd = fd.get();
-        boolean first = true;
-        for (long i = 0; i <= (long) maxEntries; i++) {
-            long r = Bpf.mapGetNextKey(s, mapFd, first);
-            if (r == -Errno.ENOENT.code()) {
-                return out;
+        int mapFd = fd.acquire();
+        try {
+            boolean first = true;
+            for (long i = 0; i <= (long) maxEntries; i++) {
+                long r = Bpf.mapGetNextKey(s, mapFd, first);
+                if (r == -Errno.ENOENT.code()) {
+                    return out;
+                }
+                if (r < 0) {
+                    throw Errors.of("BPF_MAP_GET_NEXT_KEY", describe(), (int) -r, Errors.Op.ITERATE);
+                }
+                out.add(decodeNextKey(s));
+                MemorySegment.copy(s.nextKey, 0, s.key, 0, keySize);
+                first = false;
             }
-            if (r < 0) {
-                throw Errors.of("BPF_MAP_GET_NEXT_KEY", describe(), (int) -r, Errors.Op.ITERATE);
-            }
-            out.add(decodeNextKey(s));
-            MemorySegment.copy(s.nextKey, 0, s.key, 0, keySize);
-            first = false;
+            return out;
+        } finally {
+            fd.release();
         }
-        return out;
     }
 
     // ---- programs ----
@@ -289,7 +310,12 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
      * @throws NotSupportedException on kernels before 5.19, which cannot query socket maps
      */
     public final List<Integer> attachedPrograms(AttachType type) {
-        return Queries.progIds(fd.get(), type, describe(), true);
+        int mapFd = fd.acquire();
+        try {
+            return Queries.progIds(mapFd, type, describe(), true);
+        } finally {
+            fd.release();
+        }
     }
 
     /**
@@ -340,14 +366,25 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
      */
     public final void pin(Path path, Set<PosixFilePermission> permissions) {
         knownEmpty = false; // another process may open and fill it
-        Pins.pin(fd.get(), path, describe(), permissions);
+        int mapFd = fd.acquire();
+        try {
+            Pins.pin(mapFd, path, describe(), permissions);
+        } finally {
+            fd.release();
+        }
     }
 
     /** What the kernel says about this map ({@code BPF_OBJ_GET_INFO_BY_FD}). */
     public final MapInfo info() {
         knownEmpty = false; // the id lets another process open it (BPF_MAP_GET_FD_BY_ID)
         int[] err = new int[1];
-        ObjInfo.Map m = ObjInfo.map(fd.get(), err);
+        ObjInfo.Map m;
+        int mapFd = fd.acquire();
+        try {
+            m = ObjInfo.map(mapFd, err);
+        } finally {
+            fd.release();
+        }
         if (m == null) {
             throw Errors.of("BPF_OBJ_GET_INFO_BY_FD", describe(), err[0], Errors.Op.INFO);
         }
@@ -395,9 +432,12 @@ public abstract sealed class SocketMap<K> implements AutoCloseable permits SockM
     }
 
     /**
-     * Releases the map fd. Idempotent. The map lives on while a pin, a program, or a socket in it
-     * holds it: sockets keep the programs they were inserted with, and those hold the map, so
-     * delete the entries first if redirects or policies must stop.
+     * Releases the map fd. Idempotent and thread-safe: calls made after it throw
+     * {@link IllegalStateException}; a call other threads are making at that moment completes,
+     * and the fd is closed when the last of them returns (so that it never acts on another
+     * object that got the same fd number). The map lives on while a pin, a program, or a socket
+     * in it holds it: sockets keep the programs they were inserted with, and those hold the map,
+     * so delete the entries first if redirects or policies must stop.
      */
     @Override
     public final void close() {

@@ -23,10 +23,15 @@ public final class U32Array implements AutoCloseable {
     /** Sets element {@code index} ({@code BPF_MAP_UPDATE_ELEM}, BPF_ANY). */
     public void set(int index, int value) {
         Scratch s = Scratch.get();
-        int mapFd = fd.get();
         s.key.set(JAVA_INT, 0, index);
         s.value.set(JAVA_INT, 0, value);
-        long r = Bpf.mapUpdate(s, mapFd, 0);
+        int mapFd = fd.acquire();
+        long r;
+        try {
+            r = Bpf.mapUpdate(s, mapFd, 0);
+        } finally {
+            fd.release();
+        }
         if (r < 0) {
             throw Errors.of("BPF_MAP_UPDATE_ELEM", "array '" + name + "' (index " + index + ")", (int) -r,
                     Errors.Op.GENERIC);
@@ -36,9 +41,14 @@ public final class U32Array implements AutoCloseable {
     /** Element {@code index} ({@code BPF_MAP_LOOKUP_ELEM}). */
     public int get(int index) {
         Scratch s = Scratch.get();
-        int mapFd = fd.get();
         s.key.set(JAVA_INT, 0, index);
-        long r = Bpf.mapLookup(s, mapFd);
+        int mapFd = fd.acquire();
+        long r;
+        try {
+            r = Bpf.mapLookup(s, mapFd);
+        } finally {
+            fd.release();
+        }
         if (r < 0) {
             throw Errors.of("BPF_MAP_LOOKUP_ELEM", "array '" + name + "' (index " + index + ")", (int) -r,
                     Errors.Op.LOOKUP);

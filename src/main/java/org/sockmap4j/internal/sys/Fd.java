@@ -14,29 +14,42 @@ import org.sockmap4j.internal.unix.Libc;
  * object): it is a backstop, not a way to manage fds. The Cleaner's action holds only the fd
  * number and the description, never the owner. {@link #backstop} gives the same to resources that
  * are not one fd (a libbpf object).
+ *
+ * <p>Closing cannot race with a system call that uses the number: calls bracket their use with
+ * {@link #acquire()} and {@link #release()}, and a {@link #close()} that arrives while uses are in
+ * flight only marks the fd closed (new {@code acquire}s throw {@link IllegalStateException}); the
+ * last {@code release} then closes the number. Without this, a thread could read the number, lose
+ * the CPU, and have its call act on whatever object the kernel gave that number to after a close
+ * on another thread (another map, a socket, a file). {@link #get()} has no such guard; it is for
+ * handing the number out for interop, where the caller owns the race.
  */
 public final class Fd implements AutoCloseable {
     private static final Cleaner CLEANER = Cleaner.create();
     private static final System.Logger LOG = System.getLogger("org.sockmap4j");
+    /** Set in {@link State#ctl} once close was requested; the low bits count uses in flight. */
+    private static final int CLOSED = 0x8000_0000;
 
-    /** The fd number, or -1 once closed; shared with the cleaner action. */
+    /** The fd number and its use count; shared with the cleaner action. */
     private static final class State implements Runnable {
-        final AtomicInteger fd;
+        final int fd;
+        /** {@link #CLOSED} once closing began, plus the number of {@code acquire}s not yet released. */
+        final AtomicInteger ctl = new AtomicInteger();
         final Object what; // its toString() describes the fd; computed only when needed
 
         State(int fd, Object what) {
-            this.fd = new AtomicInteger(fd);
+            this.fd = fd;
             this.what = what;
         }
 
         @Override
-        public void run() { // only reached when the owner was never closed
-            int n = fd.getAndSet(-1);
-            if (n >= 0) {
+        public void run() { // explicitly: from close(), which set CLOSED first; else: the owner was never closed
+            int c = ctl.getAndUpdate(x -> x | CLOSED);
+            if ((c & CLOSED) == 0) {
+                // unreachable owner: no use can be in flight (a user holds the owner) or ever start
                 LOG.log(System.Logger.Level.WARNING,
                         "sockmap4j: {0} (fd {1}) was not closed; closing it now. Use try-with-resources.",
-                        what, n);
-                Libc.close(n);
+                        what, fd);
+                Libc.close(fd);
             }
         }
     }
@@ -140,15 +153,23 @@ public final class Fd implements AutoCloseable {
     }
 
     /**
-     * The number, or throws {@link IllegalStateException} if closed; its message names the library
-     * call that used the closed object (see {@link ApiCall}). No closed number reaches the kernel.
+     * The number, for a system call that uses it: until the matching {@link #release()}, a
+     * {@link #close()} on any thread leaves the number open (and closes it at that release).
+     * Always pair them: {@code int n = fd.acquire(); try { ... } finally { fd.release(); }}.
+     *
+     * @throws IllegalStateException if closed (or closing)
      */
-    public int get() {
-        int n = state.fd.get();
-        if (n < 0) {
-            throw closed(state.what);
+    public int acquire() {
+        AtomicInteger ctl = state.ctl;
+        for (;;) {
+            int c = ctl.get();
+            if ((c & CLOSED) != 0) {
+                throw closed(state.what);
+            }
+            if (ctl.compareAndSet(c, c + 1)) {
+                return state.fd;
+            }
         }
-        return n;
     }
 
     /** The exception for a use of {@code what} after it was closed. */
@@ -157,8 +178,37 @@ public final class Fd implements AutoCloseable {
                 + " is closed; it cannot be used after close() (create or open a new one)");
     }
 
+    /** Ends a use begun by {@link #acquire()}; the last one after a {@link #close()} closes the number. */
+    public void release() {
+        AtomicInteger ctl = state.ctl;
+        for (;;) {
+            int c = ctl.get();
+            if ((c & ~CLOSED) == 0) {
+                throw new IllegalStateException("release() without acquire() on " + state.what);
+            }
+            if (ctl.compareAndSet(c, c - 1)) {
+                if (c - 1 == CLOSED) {
+                    Libc.close(state.fd);
+                }
+                return;
+            }
+        }
+    }
+
+    /**
+     * The number, or throws {@link IllegalStateException} if closed. Not guarded against a
+     * concurrent {@link #close()}: use {@link #acquire()} for system calls.
+     */
+    public int get() {
+        if (isClosed()) {
+            throw closed(state.what);
+        }
+        return state.fd;
+    }
+
+    /** Whether {@link #close()} was called (the number itself may stay open until its last use ends). */
     public boolean isClosed() {
-        return state.fd.get() < 0;
+        return (state.ctl.get() & CLOSED) != 0;
     }
 
     /** What this fd is, as given to {@link #own}. */
@@ -166,18 +216,24 @@ public final class Fd implements AutoCloseable {
         return String.valueOf(state.what);
     }
 
+    /**
+     * Closes the fd: now, or when the last use in flight ({@link #acquire()} without its
+     * {@link #release()} yet) ends. Idempotent.
+     */
     @Override
     public void close() {
-        int n = state.fd.getAndSet(-1);
-        if (n >= 0) {
-            cleanable.clean(); // unregisters; State.run sees -1 and does nothing
-            Libc.close(n);
+        int c = state.ctl.getAndUpdate(x -> x | CLOSED);
+        if ((c & CLOSED) != 0) {
+            return;
+        }
+        cleanable.clean(); // unregisters; State.run sees CLOSED and does nothing
+        if (c == 0) {
+            Libc.close(state.fd);
         }
     }
 
     @Override
     public String toString() {
-        int n = state.fd.get();
-        return n < 0 ? state.what + " (closed)" : state.what + " (fd " + n + ")";
+        return isClosed() ? state.what + " (closed)" : state.what + " (fd " + state.fd + ")";
     }
 }

@@ -146,4 +146,96 @@ class FdTest {
             assertClosed(raw, link);
         }
     }
+
+    @Test
+    void aCloseDuringAUseClosesTheNumberAtTheLastRelease() {
+        int raw = newSocket();
+        String link = target(raw);
+        Fd fd = Fd.own(raw, "in use");
+        assertThat(fd.acquire()).isEqualTo(raw);
+        assertThat(fd.acquire()).isEqualTo(raw); // a second use, e.g. a nested call
+        fd.close();
+        assertThat(fd.isClosed()).isTrue();
+        assertThatThrownBy(fd::acquire).isInstanceOf(IllegalStateException.class).hasMessageContaining("in use");
+        assertThatThrownBy(fd::get).isInstanceOf(IllegalStateException.class);
+        // the kernel still has the same socket under the number while uses are in flight
+        assertThat(target(raw)).isEqualTo(link);
+        fd.release();
+        assertThat(target(raw)).isEqualTo(link);
+        fd.release();
+        assertClosed(raw, link);
+        fd.close(); // still idempotent
+        assertClosed(raw, link);
+    }
+
+    @Test
+    void aReleaseWithoutAnAcquireIsRefusedAndChangesNothing() {
+        int raw = newSocket();
+        String link = target(raw);
+        Fd fd = Fd.own(raw, "unbalanced");
+        try {
+            assertThatThrownBy(fd::release).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("unbalanced");
+            assertThat(fd.isClosed()).isFalse();
+            assertThat(target(raw)).isEqualTo(link);
+            fd.acquire();
+            fd.release();
+            assertThat(target(raw)).isEqualTo(link);
+        } finally {
+            fd.close();
+        }
+        assertClosed(raw, link);
+        assertThatThrownBy(fd::release).isInstanceOf(IllegalStateException.class);
+    }
+
+    /**
+     * Threads acquire and release the fd in a loop while another closes it: every acquire either
+     * throws IllegalStateException or returns the number while it still names the same socket,
+     * and the number ends closed.
+     */
+    @Test
+    @Timeout(30)
+    void usesRacingWithCloseNeverSeeTheNumberClosedUnderThem() throws Exception {
+        for (int round = 0; round < 50; round++) {
+            int raw = newSocket();
+            String link = target(raw);
+            Fd fd = Fd.own(raw, "raced use");
+            CountDownLatch go = new CountDownLatch(1);
+            List<Thread> threads = new ArrayList<>();
+            List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+            for (int i = 0; i < 3; i++) {
+                threads.add(Thread.ofPlatform().start(() -> {
+                    try {
+                        go.await();
+                        for (int n = 0; n < 10_000; n++) {
+                            int number;
+                            try {
+                                number = fd.acquire();
+                            } catch (IllegalStateException closed) {
+                                return;
+                            }
+                            try {
+                                // F_GETFD succeeds only while the number is open
+                                if (Libc.fcntl(number, F_GETFD, 0) < 0) {
+                                    failures.add(new AssertionError("fd " + number + " closed during a use"));
+                                }
+                            } finally {
+                                fd.release();
+                            }
+                        }
+                    } catch (Throwable t) {
+                        failures.add(t);
+                    }
+                }));
+            }
+            go.countDown();
+            Thread.sleep(0, 100_000 * (round % 5));
+            fd.close();
+            for (Thread t : threads) {
+                t.join();
+            }
+            assertThat(failures).isEmpty();
+            assertClosed(raw, link);
+        }
+    }
 }
