@@ -317,6 +317,7 @@ run_guest() { # ACCEL OUT LOG BOOT_LIMIT -> exit status of qemu/timeout; sets bo
     -append "console=ttyS0 quiet loglevel=4 panic=-1 rdinit=/init"
     -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
     -virtfs "local,path=$out,mount_tag=vmout,security_model=none,multidevs=remap"
+    -virtfs "local,path=$root,mount_tag=repo,security_model=none,readonly=on,multidevs=remap"
     -device virtio-rng-pci
     -pidfile "$tmp/qemu-$kver.pid")
   (exec timeout -k 10 "$limit" "${qemu[@]}") </dev/null >"$console" 2>&1 &

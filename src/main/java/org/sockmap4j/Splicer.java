@@ -108,7 +108,12 @@ public final class Splicer implements AutoCloseable {
          * Caution: on 6.18 a stream parser was seen to strand the tail of bulk transfers
          * (about 1 in 10 when the writer outpaces the reader), more often than {@link #SKB_VERDICT}.
          */
-        STREAM_PARSER
+        STREAM_PARSER;
+
+        /** What {@link Builder#create()} uses by default: SKB_VERDICT where the kernel has it (5.13+). */
+        public static Framing kernelDefault() {
+            return KernelFeatures.probe().has(KernelFeatures.Feature.ATTACH_SK_SKB_VERDICT) ? SKB_VERDICT : STREAM_PARSER;
+        }
     }
 
     private Splicer(int maxPairs, Framing framing, boolean noDelay) {
@@ -198,12 +203,7 @@ public final class Splicer implements AutoCloseable {
 
         /** Loads the bundled splice program, sizes its maps and attaches it. */
         public Splicer create() {
-            Framing f = framing;
-            if (f == null) {
-                f = KernelFeatures.probe().has(KernelFeatures.Feature.ATTACH_SK_SKB_VERDICT)
-                        ? Framing.SKB_VERDICT : Framing.STREAM_PARSER;
-            }
-            return new Splicer(maxPairs, f, noDelay);
+            return new Splicer(maxPairs, framing == null ? Framing.kernelDefault() : framing, noDelay);
         }
     }
 

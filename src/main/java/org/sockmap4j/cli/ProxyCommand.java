@@ -69,7 +69,7 @@ final class ProxyCommand implements Callable<Integer> {
         if (mode == Mode.splice) {
             Privileges.require("sockmap proxy --mode splice");
             if (framing == null) {
-                framing = KernelFeatures.probe().has(KernelFeatures.Feature.ATTACH_SK_SKB_VERDICT)
+                framing = Splicer.Framing.kernelDefault() == Splicer.Framing.SKB_VERDICT
                         ? Framing.skb_verdict : Framing.stream_parser;
             }
             if (framing == Framing.skb_verdict) {

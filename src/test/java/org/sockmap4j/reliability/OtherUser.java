@@ -21,10 +21,15 @@ final class OtherUser {
 
     /** The result line per action, in order. */
     static List<String> run(boolean bpfCaps, String... actions) {
+        return runWithCaps(bpfCaps ? "+bpf,+net_admin" : "", actions);
+    }
+
+    /** As {@link #run}, with these capabilities (setpriv's syntax, e.g. "+bpf,+net_admin"; "" for none). */
+    static List<String> runWithCaps(String caps, String... actions) {
         List<String> cmd = new ArrayList<>(List.of("setpriv", "--reuid=" + NOBODY, "--regid=" + NOBODY,
                 "--clear-groups"));
-        if (bpfCaps) {
-            cmd.addAll(List.of("--inh-caps=+bpf,+net_admin", "--ambient-caps=+bpf,+net_admin"));
+        if (!caps.isEmpty()) {
+            cmd.addAll(List.of("--inh-caps=" + caps, "--ambient-caps=" + caps));
         }
         cmd.addAll(ChildProcess.builder(CallerPeer.class.getName()).args(actions).command());
         Exec.Result r = Exec.run(new ProcessBuilder(cmd), Duration.ofSeconds(60));
