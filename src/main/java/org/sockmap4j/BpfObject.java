@@ -81,6 +81,9 @@ public final class BpfObject implements AutoCloseable {
     /** libbpf's LIBBPF_ERRNO__FORMAT ("invalid ELF format"), also used when {@link ElfCheck} refuses a file. */
     private static final int LIBBPF_ERRNO_FORMAT = Errors.LIBBPF_ERRNO_START + 1;
 
+    /** Where a hint says what {@link ElfCheck} found, in place of what libbpf would have said. */
+    static final String CHECKED_BEFORE_LIBBPF = "checked before libbpf: ";
+
     /**
      * Refuses an object that could crash libbpf while it parses it ({@link ElfCheck}), with the
      * errno libbpf gives to invalid ELF files.
@@ -88,7 +91,8 @@ public final class BpfObject implements AutoCloseable {
     private static void checkElf(MemorySegment elf, String operation, String name) {
         String problem = ElfCheck.problem(elf);
         if (problem != null) {
-            throw new BpfException(operation, name, LIBBPF_ERRNO_FORMAT, "not a valid BPF ELF object: " + problem);
+            throw new BpfException(operation, name, LIBBPF_ERRNO_FORMAT,
+                    Errors.libbpfHint(LIBBPF_ERRNO_FORMAT) + "; " + CHECKED_BEFORE_LIBBPF + problem);
         }
     }
 

@@ -26,8 +26,8 @@ import org.sockmap4j.testing.FdLeakCheck;
 /**
  * Object files libbpf cannot open: empty, truncated, for another machine, of another ELF class,
  * byte order or type. Each is a {@link BpfException} with libbpf's error code, our hint for it,
- * and what libbpf said, with the object called by its name (not by the address of the buffer
- * libbpf read it from). A directory and a FIFO are refused before libbpf sees them. The foreign
+ * and what libbpf said (or what the library's own ELF check found before libbpf read it), with
+ * the object called by its name (not by the address of the buffer libbpf read it from). A directory and a FIFO are refused before libbpf sees them. The foreign
  * objects are the bundled {@code redirect} object with one ELF header field patched. Opening
  * parses only: no privileges needed, only libbpf.
  */
@@ -58,9 +58,18 @@ class ObjectFilesTest {
         BpfObject.open(redirect, "redirect").close();
     }
 
+    /**
+     * The hint says what was wrong: what libbpf said, or what the library's own ELF check (run
+     * first, since libbpf 1.1 crashes on some malformed files) found.
+     */
+    private static void assertSaysWhy(BpfException e) {
+        assertThat(e.hint()).containsAnyOf("libbpf said: ", "checked before libbpf: ");
+    }
+
     /** The hint names no buffer address ("7f12...-5ca0"): libbpf's name for a memory object is replaced. */
     private static void assertNoBufferAddress(BpfException e) {
-        assertThat(e.hint()).contains("libbpf said: ").doesNotContainPattern("[0-9a-f]{8,}-[0-9a-f]+");
+        assertSaysWhy(e);
+        assertThat(e.hint()).doesNotContainPattern("[0-9a-f]{8,}-[0-9a-f]+");
     }
 
     @Test
@@ -68,7 +77,7 @@ class ObjectFilesTest {
         Path empty = Files.write(tmp.resolve("empty.bpf.o"), new byte[0]);
         BpfException e = assertKernelRefused(() -> BpfObject.open(empty).close(), BpfException.class,
                 LIBBPF_ERRNO_FORMAT, "bpf_object__open_file", empty.toString(), NOT_BPF);
-        assertThat(e.hint()).contains("libbpf said: ");
+        assertSaysWhy(e);
     }
 
     @Test
@@ -94,7 +103,7 @@ class ObjectFilesTest {
         foreign[E_MACHINE + 1] = 0;
         BpfException e = assertKernelRefused(() -> BpfObject.open(foreign, name).close(), BpfException.class,
                 LIBBPF_ERRNO_FORMAT, "bpf_object__open_mem", name, NOT_BPF);
-        assertThat(e.hint()).contains("libbpf said: ").contains(name);
+        assertSaysWhy(e);
         assertNoBufferAddress(e);
     }
 
@@ -113,7 +122,8 @@ class ObjectFilesTest {
         elf32[EI_CLASS] = 1; // ELFCLASS32
         BpfException e = assertKernelRefused(() -> BpfObject.open(elf32, "elf32").close(), BpfException.class,
                 LIBBPF_ERRNO_FORMAT, "bpf_object__open_mem", "elf32", NOT_BPF);
-        assertThat(e.hint()).contains("'elf32'");
+        assertSaysWhy(e);
+        assertThat(e.getMessage()).contains("elf32");
     }
 
     @Test
