@@ -6,6 +6,20 @@ import java.nio.ByteBuffer;
 final class Codecs {
     private Codecs() {}
 
+    /**
+     * Checks the {@link KeyCodec} buffer contract (positioned at 0, exactly {@code size} bytes):
+     * a wrong buffer is an {@link IllegalArgumentException} naming the codec, not an
+     * IndexOutOfBoundsException from the middle of a decode or a key read from its first bytes.
+     */
+    static ByteBuffer sized(ByteBuffer b, KeyCodec<?> codec) {
+        int size = codec.size();
+        if (b.position() != 0 || b.limit() != size) {
+            throw new IllegalArgumentException("KeyCodec " + codec + ": the buffer must be positioned at 0 with exactly "
+                    + size + " bytes, got position " + b.position() + " and limit " + b.limit());
+        }
+        return b;
+    }
+
     static final KeyCodec<Integer> U32 = new KeyCodec<>() {
         @Override
         public int size() {
@@ -14,12 +28,12 @@ final class Codecs {
 
         @Override
         public void encode(Integer key, ByteBuffer dst) {
-            dst.putInt(0, key);
+            sized(dst, this).putInt(0, key);
         }
 
         @Override
         public Integer decode(ByteBuffer src) {
-            return src.getInt(0);
+            return sized(src, this).getInt(0);
         }
 
         @Override
@@ -36,12 +50,12 @@ final class Codecs {
 
         @Override
         public void encode(Long key, ByteBuffer dst) {
-            dst.putLong(0, key);
+            sized(dst, this).putLong(0, key);
         }
 
         @Override
         public Long decode(ByteBuffer src) {
-            return src.getLong(0);
+            return sized(src, this).getLong(0);
         }
 
         @Override
@@ -61,13 +75,20 @@ final class Codecs {
         @Override
         public void encode(byte[] key, ByteBuffer dst) {
             if (key.length != size) {
-                throw new IllegalArgumentException("key must be " + size + " bytes, got " + key.length);
+                throw new IllegalArgumentException("KeyCodec " + this + ": key must be " + size + " bytes, got "
+                        + key.length);
             }
-            dst.put(0, key);
+            sized(dst, this).put(0, key);
+        }
+
+        @Override
+        public String toString() {
+            return "bytes(" + size + ")";
         }
 
         @Override
         public byte[] decode(ByteBuffer src) {
+            sized(src, this);
             byte[] b = new byte[size];
             src.get(0, b);
             return b;

@@ -148,6 +148,7 @@ public final class ConnectionKey {
 
         @Override
         public void encode(ConnectionKey k, ByteBuffer dst) {
+            Codecs.sized(dst, this);
             if (dst.order() == ByteOrder.nativeOrder()) {
                 dst.put(0, k.encoded);
             } else {
@@ -161,6 +162,7 @@ public final class ConnectionKey {
 
         @Override
         public ConnectionKey decode(ByteBuffer src) {
+            Codecs.sized(src, this);
             int family = src.getInt(0);
             ByteOrder order = src.order();
             int remotePort = src.order(ByteOrder.BIG_ENDIAN).getInt(36);

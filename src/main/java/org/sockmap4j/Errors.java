@@ -93,7 +93,10 @@ final class Errors {
             };
             case EEXIST -> op == Op.PIN ? "the path already exists; unlink it or pin elsewhere"
                     : "the key already holds a socket; use UpdateFlag.ANY or EXIST to replace it";
-            case EBUSY -> "the resource is in use (e.g. skb_verdict and stream_verdict on one map)";
+            case EBUSY -> op == Op.INSERT
+                    ? "the socket is leaving its last socket map on another thread (its psock is being torn "
+                            + "down); the map is unchanged and a retry succeeds once that removal is done"
+                    : "the resource is in use (e.g. skb_verdict and stream_verdict on one map)";
             case ENOSPC -> op == Op.LOOKUP
                     ? "a socket cookie lookup needs a map with an 8-byte value (value_size 8)"
                     : "no space left";

@@ -18,10 +18,20 @@ public interface KeyCodec<K> {
     /** The key size in bytes (the map's {@code key_size}); between 1 and 512. */
     int size();
 
-    /** Writes {@code key} into {@code dst}. */
+    /**
+     * Writes {@code key} into {@code dst}.
+     *
+     * @throws IllegalArgumentException if the key cannot be encoded, or (built-in codecs) if
+     *     {@code dst} is not positioned at 0 with exactly {@link #size()} bytes
+     */
     void encode(K key, ByteBuffer dst);
 
-    /** Reads a key from {@code src}. */
+    /**
+     * Reads a key from {@code src}.
+     *
+     * @throws IllegalArgumentException if the bytes are no valid key, or (built-in codecs) if
+     *     {@code src} is not positioned at 0 with exactly {@link #size()} bytes
+     */
     K decode(ByteBuffer src);
 
     /** A 4-byte unsigned key in native order (a {@code __u32} in C), as an int. */

@@ -93,6 +93,9 @@ class ErrorsTest {
         assertThat(of(Errno.ENOENT.code(), Op.ITERATE).hint()).contains("no more keys");
         assertThat(of(Errno.EEXIST.code(), Op.INSERT).hint()).contains("UpdateFlag");
         assertThat(of(Errno.EOPNOTSUPP.code(), Op.INSERT).hint()).contains("TCP");
+        // an insert racing the socket's removal from its last map (seen by SockHashStressTest)
+        assertThat(of(Errno.EBUSY.code(), Op.INSERT).hint()).contains("retry").doesNotContain("verdict");
+        assertThat(of(Errno.EBUSY.code(), Op.ATTACH).hint()).contains("stream_verdict");
         assertThat(of(Errno.EBADF.code(), Op.INSERT).hint()).contains("fd");
         assertThat(of(Errno.ENOENT.code(), Op.ATTACH).hint()).contains("cgroup was removed");
         assertThat(of(Errno.ENOLINK.code(), Op.ATTACH).hint()).contains("detached");

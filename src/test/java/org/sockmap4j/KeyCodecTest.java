@@ -140,4 +140,43 @@ class KeyCodecTest {
         assertThat(KeyCodec.bytes(16)).isEqualTo(KeyCodec.bytes(16)).isNotEqualTo(KeyCodec.bytes(17));
         assertThat(KeyCodec.bytes(16).hashCode()).isEqualTo(KeyCodec.bytes(16).hashCode());
     }
+
+    static java.util.stream.Stream<KeyCodec<?>> builtIn() {
+        return java.util.stream.Stream.of(KeyCodec.u32(), KeyCodec.u64(), KeyCodec.bytes(16), ConnectionKey.codec());
+    }
+
+    /** The buffer contract is checked: a wrong buffer is refused by name, not half read or written. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.MethodSource("builtIn")
+    void aBufferOfTheWrongSizeOrPositionIsRefused(KeyCodec<?> c) {
+        int size = c.size();
+        for (ByteBuffer wrong : java.util.List.of(keyBuffer(size - 1), keyBuffer(size + 1),
+                keyBuffer(size + 1).position(1))) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> c.decode(wrong))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("KeyCodec " + c).hasMessageContaining("exactly " + size + " bytes");
+        }
+        ByteBuffer shortBuffer = keyBuffer(size - 1);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> encodeSample(c, shortBuffer))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("exactly " + size + " bytes");
+        assertThat(shortBuffer.get(0)).as("nothing written").isEqualTo((byte) 0x5a);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static void encodeSample(KeyCodec<?> c, ByteBuffer dst) {
+        Object sample = c.decode(keyBufferWith(c));
+        ((KeyCodec<Object>) c).encode(sample, dst);
+    }
+
+    /** A valid encoded key for {@code c}: an IPv4 connection key for the 4-tuple codec, zeros otherwise. */
+    private static ByteBuffer keyBufferWith(KeyCodec<?> c) {
+        ByteBuffer b = keyBuffer(c.size());
+        for (int i = 0; i < c.size(); i++) {
+            b.put(i, (byte) 0);
+        }
+        if (c == ConnectionKey.codec()) {
+            b.putInt(0, 2); // AF_INET
+        }
+        return b;
+    }
 }

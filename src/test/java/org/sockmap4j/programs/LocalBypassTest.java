@@ -5,6 +5,7 @@ import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.sockmap4j.KernelFeatures;
 import org.sockmap4j.Attachment;
 import org.sockmap4j.AttachType;
 import org.sockmap4j.BpfObject;
@@ -45,7 +46,7 @@ class LocalBypassTest {
              Attachment msgAttach = msg.attach(hash);
              Attachment opsAttach = ops.attach(cgroup)) {
             NetNs.vethPair(a, "10.0.0.1/24", b, "10.0.0.2/24");
-            if (org.sockmap4j.KernelFeatures.probe().has(org.sockmap4j.KernelFeatures.Feature.PROG_QUERY_SOCKMAP)) {
+            if (KernelFeatures.probe().has(KernelFeatures.Feature.PROG_QUERY_SOCKMAP)) {
                 // socket maps answer BPF_PROG_QUERY from 5.19; the redirect counters below prove it anyway
                 assertThat(hash.attachedPrograms(AttachType.SK_MSG_VERDICT)).containsExactly(msg.id());
             }

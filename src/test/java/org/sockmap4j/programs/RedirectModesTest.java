@@ -12,6 +12,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.sockmap4j.BpfException;
+import org.sockmap4j.KernelFeatures;
+import org.sockmap4j.Errno;
+import org.sockmap4j.AttachMode;
 import org.sockmap4j.AttachType;
 import org.sockmap4j.Attachment;
 import org.sockmap4j.BpfObject;
@@ -24,6 +28,7 @@ import org.sockmap4j.testing.FdLeakCheck;
 import org.sockmap4j.testing.Privileged;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * The four redirect modes of the talk's cheatsheet with TCP on loopback. Two connections:
@@ -156,9 +161,9 @@ class RedirectModesTest {
     void attachingToAMapThatAlreadyHoldsSocketsIsRefused() throws Exception {
         map.put(0, a1);
         try (SkMsgProgram p = obj.skMsg("msg_pass")) {
-            org.assertj.core.api.Assertions.assertThatThrownBy(() -> p.attach(map))
+            assertThatThrownBy(() -> p.attach(map))
                     .isInstanceOf(IllegalStateException.class);
-            if (org.sockmap4j.KernelFeatures.probe().has(org.sockmap4j.KernelFeatures.Feature.PROG_QUERY_SOCKMAP)) {
+            if (KernelFeatures.probe().has(KernelFeatures.Feature.PROG_QUERY_SOCKMAP)) {
                 assertThat(map.attachedPrograms(AttachType.SK_MSG_VERDICT)).isEmpty();
             }
         }
@@ -168,27 +173,27 @@ class RedirectModesTest {
     void skbVerdictAndStreamVerdictExcludeEachOther() throws Exception {
         try (SkSkbProgram v = obj.skSkb("skb_pass"); SkSkbProgram s = obj.skSkb("skb_drop");
              Attachment first = v.attach(map, AttachType.SK_SKB_VERDICT)) {
-            org.assertj.core.api.Assertions.assertThatThrownBy(() -> s.attach(map, AttachType.SK_SKB_STREAM_VERDICT))
-                    .isInstanceOfSatisfying(org.sockmap4j.BpfException.class,
-                            e -> assertThat(e.errno()).isEqualTo(org.sockmap4j.Errno.EBUSY));
+            assertThatThrownBy(() -> s.attach(map, AttachType.SK_SKB_STREAM_VERDICT))
+                    .isInstanceOfSatisfying(BpfException.class,
+                            e -> assertThat(e.errno()).isEqualTo(Errno.EBUSY));
         }
         try (SkSkbProgram v = obj.skSkb("skb_pass"); SkSkbProgram s = obj.skSkb("skb_drop");
              Attachment first = s.attach(map, AttachType.SK_SKB_STREAM_VERDICT)) {
-            org.assertj.core.api.Assertions.assertThatThrownBy(() -> v.attach(map, AttachType.SK_SKB_VERDICT))
-                    .isInstanceOfSatisfying(org.sockmap4j.BpfException.class,
-                            e -> assertThat(e.errno()).isEqualTo(org.sockmap4j.Errno.EBUSY));
+            assertThatThrownBy(() -> v.attach(map, AttachType.SK_SKB_VERDICT))
+                    .isInstanceOfSatisfying(BpfException.class,
+                            e -> assertThat(e.errno()).isEqualTo(Errno.EBUSY));
         }
     }
 
     @Test
     void attachDetachShowsInProgQueryForLinksAndProgAttach() throws Exception {
-        org.sockmap4j.testing.KernelAssume.has(org.sockmap4j.KernelFeatures.Feature.SOCKMAP_LINK);
-        for (org.sockmap4j.AttachMode mode : new org.sockmap4j.AttachMode[] {
-                org.sockmap4j.AttachMode.LINK, org.sockmap4j.AttachMode.PROG_ATTACH}) {
+        org.sockmap4j.testing.KernelAssume.has(KernelFeatures.Feature.SOCKMAP_LINK);
+        for (AttachMode mode : new AttachMode[] {
+                AttachMode.LINK, AttachMode.PROG_ATTACH}) {
             try (SkMsgProgram p = obj.skMsg("msg_pass")) {
                 assertThat(map.attachedPrograms(AttachType.SK_MSG_VERDICT)).isEmpty();
                 try (Attachment at = p.attach(map, mode)) {
-                    assertThat(at.isLink()).isEqualTo(mode == org.sockmap4j.AttachMode.LINK);
+                    assertThat(at.isLink()).isEqualTo(mode == AttachMode.LINK);
                     assertThat(map.attachedPrograms(AttachType.SK_MSG_VERDICT)).containsExactly(p.id());
                 }
                 assertThat(map.attachedPrograms(AttachType.SK_MSG_VERDICT)).isEmpty();

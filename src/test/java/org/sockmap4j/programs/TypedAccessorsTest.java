@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.FieldSource;
+import org.sockmap4j.KernelFeatures;
 import org.sockmap4j.AttachMode;
 import org.sockmap4j.AttachType;
 import org.sockmap4j.Attachment;
@@ -37,7 +38,7 @@ class TypedAccessorsTest {
     @FieldSource("BUNDLED")
     void everyBundledObjectLoads(String name) {
         if (name.equals("sockmap_iter")) {
-            org.sockmap4j.testing.KernelAssume.has(org.sockmap4j.KernelFeatures.Feature.SOCKMAP_ITER);
+            org.sockmap4j.testing.KernelAssume.has(KernelFeatures.Feature.SOCKMAP_ITER);
         }
         try (BpfObject obj = BpfObject.openBundled(name)) {
             assertThat(obj.programNames()).isNotEmpty();
@@ -169,7 +170,7 @@ class TypedAccessorsTest {
 
     @Test
     void programsAndMapsTakenFromAnObjectOutliveIt() {
-        org.sockmap4j.testing.KernelAssume.has(org.sockmap4j.KernelFeatures.Feature.SOCKMAP_LINK);
+        org.sockmap4j.testing.KernelAssume.has(KernelFeatures.Feature.SOCKMAP_LINK);
         try (BpfObject obj = BpfObject.openBundled("redirect").load();
              SockMap m = obj.sockMap("sock_map");
              SkSkbProgram p = obj.skSkb("skb_pass")) {
@@ -191,7 +192,7 @@ class TypedAccessorsTest {
             assertThatThrownBy(p::id).isInstanceOf(IllegalStateException.class);
             try (SockMap m = obj.sockMap("sock_map")) {
                 assertThatThrownBy(() -> p.attach(m).close()).isInstanceOf(IllegalStateException.class);
-                if (org.sockmap4j.KernelFeatures.probe().has(org.sockmap4j.KernelFeatures.Feature.PROG_QUERY_SOCKMAP)) {
+                if (KernelFeatures.probe().has(KernelFeatures.Feature.PROG_QUERY_SOCKMAP)) {
                     assertThat(m.attachedPrograms(AttachType.SK_MSG_VERDICT)).isEmpty();
                 }
             }
