@@ -75,8 +75,7 @@ final class Codecs {
         @Override
         public void encode(byte[] key, ByteBuffer dst) {
             if (key.length != size) {
-                throw new IllegalArgumentException("KeyCodec " + this + ": key must be " + size + " bytes, got "
-                        + key.length);
+                throw new IllegalArgumentException("key must be " + size + " bytes, got " + key.length);
             }
             sized(dst, this).put(0, key);
         }

@@ -38,7 +38,7 @@ class KeysTest {
         try (SockHash<byte[]> hash = SockHash.builder(KeyCodec.bytes(16)).name("keys16").create();
                 ServerSocketChannel listener = listener()) {
             assertRefused(() -> hash.put(new byte[15], listener), IllegalArgumentException.class, "SocketMap.put",
-                    "sockhash 'keys16': key codec Bytes[size=16] cannot encode key of 15 bytes",
+                    "sockhash 'keys16': key codec bytes(16) cannot encode key of 15 bytes",
                     "a key must encode to exactly 16 bytes");
             assertThat(hash.keys()).isEmpty();
         }
@@ -48,7 +48,7 @@ class KeysTest {
     void aByteKeyOfTheWrongLengthIsRefusedOnLookup() {
         try (SockHash<byte[]> hash = SockHash.builder(KeyCodec.bytes(16)).name("keys16").create()) {
             assertRefused(() -> hash.cookie(new byte[17]), IllegalArgumentException.class, "SocketMap.cookie",
-                    "sockhash 'keys16': key codec Bytes[size=16] cannot encode key of 17 bytes",
+                    "sockhash 'keys16': key codec bytes(16) cannot encode key of 17 bytes",
                     "a key must encode to exactly 16 bytes");
         }
     }
