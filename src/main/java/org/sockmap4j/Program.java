@@ -180,20 +180,28 @@ public abstract sealed class Program implements AutoCloseable permits SkMsgProgr
             }
             throw Errors.of("BPF_PROG_ATTACH", what.toString(), (int) -r, Errors.Op.ATTACH);
         }
-        return Attachment.progAttach(dup(target), dup(fd), what, type);
+        // the Attachment keeps its own copies of both numbers (they must outlive this program's
+        // and the target's handles); the numbers are acquired here, so dup them directly: a
+        // second acquire would throw if a close arrived meanwhile, after the kernel attached
+        Fd targetCopy = null;
+        try {
+            targetCopy = dup(tgt, target.what());
+            return Attachment.progAttach(targetCopy, dup(prog, fd.what()), what, type);
+        } catch (RuntimeException e) {
+            if (targetCopy != null) {
+                targetCopy.close();
+            }
+            Bpf.progDetach(tgt, prog, type.value()); // undo: no handle would be left to detach it
+            throw e;
+        }
     }
 
-    static Fd dup(Fd f) {
-        int n;
-        int from = f.acquire();
-        try {
-            n = org.sockmap4j.internal.unix.Libc.fcntl(from, org.sockmap4j.internal.unix.Libc.F_DUPFD_CLOEXEC, 3);
-        } finally {
-            f.release();
+    /** A copy of {@code n}, an acquired fd number, owned by the returned Fd. */
+    private static Fd dup(int n, String what) {
+        int copy = org.sockmap4j.internal.unix.Libc.fcntl(n, org.sockmap4j.internal.unix.Libc.F_DUPFD_CLOEXEC, 3);
+        if (copy < 0) {
+            throw Errors.of("fcntl(F_DUPFD_CLOEXEC)", what, -copy, Errors.Op.GENERIC);
         }
-        if (n < 0) {
-            throw Errors.of("fcntl(F_DUPFD_CLOEXEC)", f.what(), -n, Errors.Op.GENERIC);
-        }
-        return Fd.own(n, f.what() + " (dup)");
+        return Fd.own(copy, what + " (dup)");
     }
 }

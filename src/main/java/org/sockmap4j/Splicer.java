@@ -286,6 +286,8 @@ public final class Splicer implements AutoCloseable {
             }
             p.client.handedBase = TcpQueues.handedToTcp(cFd);
             p.upstream.handedBase = TcpQueues.handedToTcp(uFd);
+            received(p.client);
+            received(p.upstream);
             // a side that already sent FIN cannot enter a socket map (the kernel takes ESTABLISHED
             // only): the watcher relays the other direction in user space. A FIN can also arrive
             // between the drain and an insert: until a redirect is live, fall back to the relay;
@@ -326,6 +328,12 @@ public final class Splicer implements AutoCloseable {
             throw e;
         }
         return p.handle;
+    }
+
+    /** Where a side's received and user-space byte counts stand as the verdict takes over. */
+    private static void received(Side s) {
+        s.receivedBase = TcpQueues.receivedByTcp(s.fd);
+        s.handedOffBase = s.handedOff;
     }
 
     private static void handedOff(Side s, HandOffPump.Side moved) {
@@ -391,6 +399,8 @@ public final class Splicer implements AutoCloseable {
         final SocketChannel channel;
         final long cookie;
         long handedBase;
+        long receivedBase = -1;  // tcpi_bytes_received when the verdict took over
+        long handedOffBase;      // handedOff then
         boolean spliced;      // in socks: the verdict redirects what it receives
         volatile long handedOff; // bytes moved in user space: queued before the splice, passed, or relayed
         boolean eof;          // this side sent FIN
@@ -540,7 +550,8 @@ public final class Splicer implements AutoCloseable {
         }
         long redirected = Math.max(0, peers.bytes(from.cookie));
         long handed = TcpQueues.handedToTcp(to.fd);
-        if (handed >= 0 && to.handedBase >= 0 && handed - to.handedBase < redirected) {
+        if (unprocessed(from, redirected)
+                || handed >= 0 && to.handedBase >= 0 && handed - to.handedBase < redirected) {
             int err = SpliceSockets.pendingError(to.fd);
             if (err != 0) {
                 endOnError(p, to, err);
@@ -557,6 +568,24 @@ public final class Splicer implements AutoCloseable {
         Libc.shutdown(to.fd, Libc.SHUT_WR);
         to.shutdownSent = true;
         return true;
+    }
+
+    /**
+     * Whether {@code from}'s psock still holds bytes TCP received but the verdict has not seen:
+     * recv() can see EOF while a stream parser (5.10: on its workqueue whenever the socket was
+     * locked, e.g. by our own recv) has not run the verdict on the last bytes yet; shutting the
+     * other side down then made those bytes fail (EPIPE) and the receiver saw a clean, short
+     * stream. Every byte received since the verdict took over is either redirected (counted by
+     * the program) or passed to user space and forwarded (handedOff). Called only after from's
+     * FIN, which tcpi_bytes_received counts as one byte.
+     */
+    private boolean unprocessed(Side from, long redirected) {
+        if (!from.spliced || from.receivedBase < 0) {
+            return false;
+        }
+        long received = TcpQueues.receivedByTcp(from.fd);
+        // called once from's FIN arrived: TCP counts it as one byte of sequence space (rcv_nxt + 1)
+        return received >= 0 && received - 1 - from.receivedBase > redirected + (from.handedOff - from.handedOffBase);
     }
 
     // ---- ending pairs ----

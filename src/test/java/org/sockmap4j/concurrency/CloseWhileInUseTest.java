@@ -29,7 +29,9 @@ import org.sockmap4j.BpfObject;
 import org.sockmap4j.KeyCodec;
 import org.sockmap4j.SkMsgProgram;
 import org.sockmap4j.SockHash;
+import org.sockmap4j.KernelFeatures.Feature;
 import org.sockmap4j.testing.FdLeakCheck;
+import org.sockmap4j.testing.KernelAssume;
 import org.sockmap4j.testing.Privileged;
 
 /**
@@ -161,6 +163,7 @@ class CloseWhileInUseTest {
      */
     @Test
     void aProgramClosedWhileItIsAttached(TestReporter report) throws Exception {
+        KernelAssume.has(Feature.PROG_QUERY_SOCKMAP, "the users query what is attached to their maps");
         int rounds = 100;
         long calls = 0;
         try (BpfObject obj = BpfObject.openBundled("redirect").load()) {
@@ -213,6 +216,7 @@ class CloseWhileInUseTest {
      */
     @Test
     void aLinkClosedUnderItsUsers(TestReporter report) throws Exception {
+        KernelAssume.has(Feature.SOCKMAP_LINK, "the victim is a link on a socket map");
         int rounds = 200;
         long calls = 0;
         try (BpfObject obj = BpfObject.openBundled("redirect").load();
@@ -254,6 +258,7 @@ class CloseWhileInUseTest {
      */
     @Test
     void aProgAttachClosedByManyThreadsAtOnce() throws Exception {
+        KernelAssume.has(Feature.PROG_QUERY_SOCKMAP, "the test reads what is attached to the map");
         try (BpfObject obj = BpfObject.openBundled("redirect").load();
              SkMsgProgram prog = obj.skMsg("msg_pass");
              SockHash<Integer> map = SockHash.create(KeyCodec.u32(), 1)) {

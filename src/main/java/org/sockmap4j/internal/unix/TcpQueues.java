@@ -18,6 +18,8 @@ public final class TcpQueues {
 
     /** Offset of tcpi_bytes_acked in struct tcp_info (stable ABI since 4.1). */
     private static final long BYTES_ACKED = 120;
+    /** Offset of tcpi_bytes_received (since 4.1): data bytes TCP received in order. */
+    private static final long BYTES_RECEIVED = 128;
     private static final int TCP_INFO_LEN = 232;
 
     /** Bytes acked plus bytes queued, or -1 if the socket cannot say (closed, not TCP). */
@@ -35,5 +37,24 @@ public final class TcpQueues {
             return -1;
         }
         return info.get(JAVA_LONG, BYTES_ACKED) + outq.get(JAVA_INT, 0);
+    }
+
+    /**
+     * Bytes TCP has received on the socket in order ({@code tcp_info.tcpi_bytes_received},
+     * Linux 4.1+), read by anyone or not, plus one for a FIN received (the sequence number it
+     * takes), or -1 if the socket cannot say. A Splicer compares it
+     * with what the verdict redirected to know whether the psock (a stream parser on its
+     * workqueue, say) still holds bytes of a side whose FIN already arrived.
+     */
+    public static long receivedByTcp(int fd) {
+        MemorySegment m = Scratch.get().misc;
+        MemorySegment info = m.asSlice(2560, TCP_INFO_LEN);
+        MemorySegment len = m.asSlice(2560 + 256, 4);
+        len.set(JAVA_INT, 0, TCP_INFO_LEN);
+        if (Libc.getsockopt(fd, Libc.IPPROTO_TCP, Libc.TCP_INFO, info, len) < 0
+                || len.get(JAVA_INT, 0) < BYTES_RECEIVED + 8) {
+            return -1;
+        }
+        return info.get(JAVA_LONG, BYTES_RECEIVED);
     }
 }
