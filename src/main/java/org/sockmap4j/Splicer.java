@@ -550,8 +550,11 @@ public final class Splicer implements AutoCloseable {
         }
         long redirected = Math.max(0, peers.bytes(from.cookie));
         long handed = TcpQueues.handedToTcp(to.fd);
+        // what the other side's TCP must have taken before its FIN: every redirected byte, and
+        // every byte of this direction the watcher forwarded itself since the hand-off
+        long owed = redirected + (from.handedOff - from.handedOffBase);
         if (unprocessed(from, redirected)
-                || handed >= 0 && to.handedBase >= 0 && handed - to.handedBase < redirected) {
+                || handed >= 0 && to.handedBase >= 0 && handed - to.handedBase < owed) {
             int err = SpliceSockets.pendingError(to.fd);
             if (err != 0) {
                 endOnError(p, to, err);

@@ -100,6 +100,12 @@ class HandOffTest {
                 }
                 sent.get(30, TimeUnit.SECONDS);
                 reply.get(30, TimeUnit.SECONDS);
+                if (atUpstream != null) { // say what the Splicer thought it moved, for the diagnosis
+                    java.util.concurrent.CompletableFuture<SplicedPair.Result> pair =
+                            proxy.nextPair(Duration.ofSeconds(5)).done();
+                    atUpstream += "; the pair: " + (pair.isDone() ? pair.join() : "not ended")
+                            + "; splicer stats: " + splicer.stats();
+                }
                 assertThat(atUpstream).as("client -> upstream").isNull();
                 assertThat(atClient.get(30, TimeUnit.SECONDS)).as("upstream -> client").isNull();
             }
