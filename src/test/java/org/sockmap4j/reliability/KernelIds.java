@@ -126,6 +126,12 @@ final class KernelIds {
                     }
                 } catch (NoSuchFileException closedMeanwhile) {
                     // not open any more
+                } catch (IOException closedWhileRead) {
+                    // closed between opening its fdinfo and reading it (a Cleaner on another
+                    // thread): the read fails with ENOENT as a plain IOException (seen on 5.10)
+                    if (Files.exists(fd, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                        throw closedWhileRead;
+                    }
                 }
             }
         } catch (IOException e) {
