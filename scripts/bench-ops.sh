@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Control-plane benchmarks: the JMH benchmarks in src/test/java/org/sockmap4j/bench and a C libbpf
-# baseline (src/test/c/bench_ops.c) doing the same operations timed the same way, alternating C and
-# Java for ROUNDS rounds (default 3), then one table of medians: operation, Java ns/op, C ns/op,
-# ratio, Java bytes allocated per op (JMH's gc profiler). The last line is "worst ratio: X.XX".
-# Needs root (BPF). Environment: ROUNDS, ITER_MS (milliseconds per iteration, default 1000).
+# baseline (src/test/c/bench_ops.c) doing the same operations timed the same way. Each operation
+# is run as a pair, C and Java one right after the other (C first in odd rounds, Java first in
+# even ones), so both sides of a ratio see the same machine; ROUNDS rounds (default 3). Then one
+# table: operation, Java ns/op, C ns/op (medians), ratio (median of the rounds' Java/C ratios) and
+# its range, Java bytes allocated per op (JMH's gc profiler). The last line is "worst ratio: X.XX".
+# Needs root (BPF). Environment: ROUNDS, ITER_MS (milliseconds per iteration, default 1000),
+# OPS (space-separated subset of the operations below).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -25,14 +28,43 @@ gcc -O2 -Wall -Werror -o "$out/bench_ops" src/test/c/bench_ops.c -lbpf
 cp="target/test-classes:target/classes:$(cat target/bench-classpath.txt)"
 jvm=(--enable-native-access=ALL-UNNAMED --add-exports java.base/sun.nio.ch=ALL-UNNAMED)
 
-for r in $(seq 1 "$rounds"); do
-  echo "bench-ops.sh: round $r/$rounds: C" >&2
-  "$out/bench_ops" target/classes/org/sockmap4j/bpf "$(awk "BEGIN {print $iter_ms/1000}")" > "$out/c-$r.txt"
-  echo "bench-ops.sh: round $r/$rounds: Java (JMH)" >&2
-  java "${jvm[@]}" -cp "$cp" org.openjdk.jmh.Main 'org.sockmap4j.bench.*Benchmark' \
+all_ops="put/sockmap remove/sockmap replace/sockmap lookup/sockmap
+put/sockhash_u32 remove/sockhash_u32 replace/sockhash_u32 lookup/sockhash_u32
+put/sockhash_tuple remove/sockhash_tuple replace/sockhash_tuple lookup/sockhash_tuple
+iterate10k loadObject attachDetach"
+ops="${OPS:-$all_ops}"
+iter_s="$(awk "BEGIN {print $iter_ms/1000}")"
+
+c_side() { # round, index, op
+  "$out/bench_ops" target/classes/org/sockmap4j/bpf "$iter_s" "$3" > "$out/c-$1-$2.txt"
+  grep -q "^op $3 " "$out/c-$1-$2.txt" || { echo "bench-ops.sh: C baseline has no operation '$3'" >&2; exit 1; }
+}
+
+java_side() { # round, index, op: put/sockmap -> MapOpsBenchmark.put with map=sockmap
+  local bench params=()
+  if [[ "$3" == */* ]]; then
+    bench="MapOpsBenchmark\\.${3%%/*}\$"
+    params=(-p "map=${3#*/}")
+  else
+    bench="ControlBenchmark\\.$3\$"
+  fi
+  java "${jvm[@]}" -cp "$cp" org.openjdk.jmh.Main "org\\.sockmap4j\\.bench\\.$bench" "${params[@]}" \
     -f 1 -wi 2 -w "${iter_ms}ms" -i 3 -r "${iter_ms}ms" -prof gc \
     -jvmArgsAppend "--enable-native-access=ALL-UNNAMED --add-exports java.base/sun.nio.ch=ALL-UNNAMED" \
-    -rf json -rff "$out/jmh-$r.json" > "$out/jmh-$r.log" 2>&1 || { tail -30 "$out/jmh-$r.log" >&2; exit 1; }
+    -rf json -rff "$out/jmh-$1-$2.json" > "$out/jmh-$1-$2.log" 2>&1 || { tail -30 "$out/jmh-$1-$2.log" >&2; exit 1; }
+}
+
+for r in $(seq 1 "$rounds"); do
+  i=0
+  for op in $ops; do
+    i=$((i + 1))
+    echo "bench-ops.sh: round $r/$rounds: $op" >&2
+    if (( r % 2 == 1 )); then
+      c_side "$r" "$i" "$op"; java_side "$r" "$i" "$op"
+    else
+      java_side "$r" "$i" "$op"; c_side "$r" "$i" "$op"
+    fi
+  done
 done
 
 {

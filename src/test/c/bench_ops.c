@@ -3,7 +3,9 @@
  * benchmarks in src/test/java/org/sockmap4j/bench, timed the same way (2 warm-up and 3 measured
  * iterations of ITER_SECONDS each; the score is the mean of the iterations' averages; put and
  * remove time each call alone, with the untimed set-up between calls as JMH's Level.Invocation).
- * Prints "op NAME VALUE UNIT" lines. Usage: bench_ops BPF_OBJECT_DIR [ITER_SECONDS] */
+ * Prints "op NAME VALUE UNIT" lines. Usage: bench_ops BPF_OBJECT_DIR [ITER_SECONDS [OPERATION]]
+ * (with OPERATION, e.g. put/sockmap, only that one is timed; scripts/bench-ops.sh pairs each
+ * operation with its JMH benchmark run right before or after it). */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <arpa/inet.h>
@@ -18,6 +20,7 @@
 
 #define ENTRIES 10000
 static double iter_seconds = 1.0;
+static const char *only; /* time only this operation, or all if NULL */
 
 static double now(void)
 {
@@ -67,6 +70,8 @@ static double run_iteration(const struct bench *b)
 static void run(const struct bench *b)
 {
 	double sum = 0;
+	if (only && strcmp(only, b->name))
+		return;
 	for (int w = 0; w < 2; w++)
 		run_iteration(b);
 	for (int m = 0; m < 3; m++)
@@ -186,11 +191,13 @@ static int silent(enum libbpf_print_level level, const char *fmt, va_list args)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: bench_ops BPF_OBJECT_DIR [ITER_SECONDS]\n");
+		fprintf(stderr, "usage: bench_ops BPF_OBJECT_DIR [ITER_SECONDS [OPERATION]]\n");
 		return 2;
 	}
 	if (argc > 2)
 		iter_seconds = atof(argv[2]);
+	if (argc > 3)
+		only = argv[3];
 	libbpf_set_print(silent);
 
 	/* one loopback TCP connection */

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -12,52 +13,110 @@ import java.util.TreeMap;
 import java.util.stream.Stream;
 
 /**
- * Reads the rounds of {@code scripts/bench-ops.sh} (C baseline {@code c-N.txt} and JMH
- * {@code jmh-N.json} files in one directory) and prints one table: operation, Java and C time per
- * operation (medians over rounds), their ratio, and Java bytes allocated per operation; the last
- * line is {@code worst ratio: X.XX}.
+ * Reads the rounds of {@code scripts/bench-ops.sh} from one directory (C baseline
+ * {@code c-ROUND-N.txt} and JMH {@code jmh-ROUND-N.json} files, one pair per operation and round)
+ * and prints one table: operation, Java and C time per operation (medians over rounds), the
+ * median of the rounds' Java/C ratios and their range, and Java bytes allocated per operation; the
+ * last line is {@code worst ratio: X.XX}. A ratio is taken only within a round, where C and Java
+ * ran one right after the other.
  */
 public final class BenchReport {
     private BenchReport() {}
 
     public static void main(String[] args) throws IOException {
-        Path dir = Path.of(args[0]);
-        Map<String, List<Double>> c = new TreeMap<>();
+        System.out.print(report(Path.of(args[0])));
+    }
+
+    /** The table for the result files in {@code dir}. */
+    static String report(Path dir) throws IOException {
+        Map<String, Map<Integer, Double>> c = new TreeMap<>();
         Map<String, String> units = new LinkedHashMap<>();
-        Map<String, List<Double>> java = new TreeMap<>();
+        Map<String, Map<Integer, Double>> java = new TreeMap<>();
         Map<String, List<Double>> alloc = new TreeMap<>();
         try (Stream<Path> files = Files.list(dir)) {
-            for (Path f : files.sorted().toList()) {
+            for (Path f : files.sorted(BenchReport::byRoundThenIndex).toList()) {
                 String n = f.getFileName().toString();
-                if (n.startsWith("c-")) {
+                if (n.startsWith("c-") && n.endsWith(".txt")) {
+                    int round = round(n);
                     for (String line : Files.readAllLines(f)) {
                         String[] p = line.split(" ");
                         if (p.length == 4 && p[0].equals("op")) {
-                            c.computeIfAbsent(p[1], k -> new ArrayList<>()).add(Double.parseDouble(p[2]));
+                            c.computeIfAbsent(p[1], k -> new TreeMap<>()).put(round, Double.parseDouble(p[2]));
                             units.put(p[1], p[3]);
                         }
                     }
                 } else if (n.startsWith("jmh-") && n.endsWith(".json")) {
-                    readJmh(Files.readString(f), java, alloc);
+                    readJmh(Files.readString(f), round(n), java, alloc);
                 }
             }
         }
-        System.out.printf(Locale.ROOT, "%-24s %12s %12s %7s %14s%n", "operation", "Java", "C", "ratio", "Java B/op");
+        StringBuilder out = new StringBuilder();
+        out.append(String.format(Locale.ROOT, "%-24s %12s %12s %7s %13s %14s%n", "operation", "Java", "C", "ratio",
+                "ratio range", "Java B/op"));
         double worst = 0;
+        int rounds = 0;
         for (String op : units.keySet()) {
-            Double j = median(java.get(op));
-            Double cc = median(c.get(op));
+            Map<Integer, Double> js = java.getOrDefault(op, Map.of());
+            Map<Integer, Double> cs = c.get(op);
+            List<Double> ratios = new ArrayList<>();
+            for (Map.Entry<Integer, Double> e : cs.entrySet()) {
+                Double j = js.get(e.getKey());
+                if (j != null) {
+                    ratios.add(j / e.getValue());
+                }
+            }
+            rounds = Math.max(rounds, ratios.size());
+            Double j = median(new ArrayList<>(js.values()));
+            Double cc = median(new ArrayList<>(cs.values()));
+            Double ratio = median(ratios);
             Double a = median(alloc.get(op));
             String unit = units.get(op);
-            double ratio = j == null || cc == null ? Double.NaN : j / cc;
-            if (!Double.isNaN(ratio)) {
+            if (ratio != null) {
                 worst = Math.max(worst, ratio);
             }
-            System.out.printf(Locale.ROOT, "%-24s %9.1f %-2s %9.1f %-2s %7.2f %14s%n", op, j == null ? Double.NaN : j,
-                    unit, cc, unit, ratio, a == null ? "-" : String.format(Locale.ROOT, "%.1f", a));
+            out.append(String.format(Locale.ROOT, "%-24s %9.1f %-2s %9.1f %-2s %7.2f %13s %14s%n", op,
+                    j == null ? Double.NaN : j, unit, cc, unit, ratio == null ? Double.NaN : ratio,
+                    ratios.isEmpty() ? "-" : String.format(Locale.ROOT, "%.2f-%.2f", min(ratios), max(ratios)),
+                    a == null ? "-" : String.format(Locale.ROOT, "%.1f", a)));
         }
-        System.out.printf(Locale.ROOT, "rounds: %d (medians)%n", c.values().stream().mapToInt(List::size).max().orElse(0));
-        System.out.printf(Locale.ROOT, "worst ratio: %.2f%n", worst);
+        out.append(String.format(Locale.ROOT, "rounds: %d (C and Java paired per operation and round; medians)%n",
+                rounds));
+        out.append(String.format(Locale.ROOT, "worst ratio: %.2f%n", worst));
+        return out.toString();
+    }
+
+    /** The round in {@code c-ROUND-N.txt} or {@code jmh-ROUND-N.json}. */
+    private static int round(String fileName) {
+        String rest = fileName.substring(fileName.indexOf('-') + 1);
+        return Integer.parseInt(rest.split("[-.]")[0]);
+    }
+
+    /** Files in the order they were written: by round, then by the operation's index, C before JMH. */
+    private static int byRoundThenIndex(Path a, Path b) {
+        String x = a.getFileName().toString();
+        String y = b.getFileName().toString();
+        int[] p = numbers(x);
+        int[] q = numbers(y);
+        for (int i = 0; i < Math.min(p.length, q.length); i++) {
+            if (p[i] != q[i]) {
+                return Integer.compare(p[i], q[i]);
+            }
+        }
+        return x.compareTo(y);
+    }
+
+    /** The numbers in a file name: {@code c-2-13.txt} gives {2, 13}. */
+    private static int[] numbers(String fileName) {
+        return Arrays.stream(fileName.split("[^0-9]+")).filter(t -> !t.isEmpty())
+                .mapToInt(Integer::parseInt).toArray();
+    }
+
+    private static double min(List<Double> v) {
+        return v.stream().mapToDouble(Double::doubleValue).min().orElseThrow();
+    }
+
+    private static double max(List<Double> v) {
+        return v.stream().mapToDouble(Double::doubleValue).max().orElseThrow();
     }
 
     private static Double median(List<Double> v) {
@@ -72,7 +131,8 @@ public final class BenchReport {
 
     /** Maps JMH results to the C names: MapOpsBenchmark.put + map=sockmap -> put/sockmap. */
     @SuppressWarnings("unchecked")
-    private static void readJmh(String json, Map<String, List<Double>> time, Map<String, List<Double>> alloc) {
+    private static void readJmh(String json, int round, Map<String, Map<Integer, Double>> time,
+            Map<String, List<Double>> alloc) {
         List<Object> results = (List<Object>) new MiniJson(json).value();
         for (Object o : results) {
             Map<String, Object> r = (Map<String, Object>) o;
@@ -81,7 +141,7 @@ public final class BenchReport {
             Map<String, Object> params = (Map<String, Object>) r.get("params");
             String op = params != null && params.containsKey("map") ? method + "/" + params.get("map") : method;
             Map<String, Object> primary = (Map<String, Object>) r.get("primaryMetric");
-            time.computeIfAbsent(op, k -> new ArrayList<>()).add(((Number) primary.get("score")).doubleValue());
+            time.computeIfAbsent(op, k -> new TreeMap<>()).put(round, ((Number) primary.get("score")).doubleValue());
             Map<String, Object> secondary = (Map<String, Object>) r.get("secondaryMetrics");
             if (secondary != null && secondary.get("gc.alloc.rate.norm") instanceof Map<?, ?> m) {
                 alloc.computeIfAbsent(op, k -> new ArrayList<>()).add(((Number) m.get("score")).doubleValue());
