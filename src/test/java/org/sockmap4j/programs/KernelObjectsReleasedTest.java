@@ -1,13 +1,9 @@
 package org.sockmap4j.programs;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -19,6 +15,8 @@ import org.sockmap4j.recipes.IngressPolicy;
 import org.sockmap4j.recipes.LocalBypass;
 import org.sockmap4j.testing.Exec;
 import org.sockmap4j.testing.FdLeakCheck;
+import org.sockmap4j.testing.KernelIds;
+import org.sockmap4j.testing.KernelIds.Kind;
 import org.sockmap4j.testing.Privileged;
 import org.sockmap4j.testing.TestCgroup;
 
@@ -46,25 +44,9 @@ class KernelObjectsReleasedTest {
         return out;
     }
 
-    /** The ids of the BPF objects of {@code kind} (prog, map, link) this process holds an fd of. */
-    private static Set<Integer> own(String kind) throws IOException {
-        Pattern field = Pattern.compile("(?m)^" + kind + "_id:\\s*(\\d+)$");
-        Set<Integer> out = new HashSet<>();
-        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fdinfo"))) {
-            for (Path fd : fds.toList()) {
-                String info;
-                try {
-                    info = Files.readString(fd);
-                } catch (IOException closedMeanwhile) {
-                    continue;
-                }
-                Matcher m = field.matcher(info);
-                if (m.find()) {
-                    out.add(Integer.parseInt(m.group(1)));
-                }
-            }
-        }
-        return out;
+    /** The ids of the BPF objects of {@code kind} this process holds an fd of. */
+    private static Set<Integer> own(Kind kind) {
+        return KernelIds.held().get(kind);
     }
 
     private static Set<Integer> minus(Set<Integer> a, Set<Integer> b) {
@@ -83,9 +65,9 @@ class KernelObjectsReleasedTest {
     @Test
     @Timeout(60)
     void recipesLeaveNothingBehind() throws Exception {
-        Set<Integer> progsBefore = own("prog");
-        Set<Integer> mapsBefore = own("map");
-        Set<Integer> linksBefore = own("link");
+        Set<Integer> progsBefore = own(Kind.PROG);
+        Set<Integer> mapsBefore = own(Kind.MAP);
+        Set<Integer> linksBefore = own(Kind.LINK);
         Set<Integer> progs;
         Set<Integer> maps;
         Set<Integer> links;
@@ -93,9 +75,9 @@ class KernelObjectsReleasedTest {
             try (LocalBypass bypass = LocalBypass.attach(cgroup);
                  EgressPolicy egress = EgressPolicy.attach(cgroup).deny("192.0.2.0/24");
                  IngressPolicy ingress = IngressPolicy.create()) {
-                progs = minus(own("prog"), progsBefore);
-                maps = minus(own("map"), mapsBefore);
-                links = minus(own("link"), linksBefore);
+                progs = minus(own(Kind.PROG), progsBefore);
+                maps = minus(own(Kind.MAP), mapsBefore);
+                links = minus(own(Kind.LINK), linksBefore);
                 assertThat(progs).hasSizeGreaterThanOrEqualTo(5);
                 assertThat(maps).as("the recipes' maps").isNotEmpty();
                 assertThat(ids("prog")).as("the kernel lists them").containsAll(progs);

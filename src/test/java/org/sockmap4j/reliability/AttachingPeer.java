@@ -19,7 +19,8 @@ import org.sockmap4j.SockHash;
 import org.sockmap4j.SockMap;
 import org.sockmap4j.SockOpsProgram;
 import org.sockmap4j.recipes.LocalBypass;
-import org.sockmap4j.reliability.KernelIds.Kind;
+import org.sockmap4j.testing.KernelIds;
+import org.sockmap4j.testing.KernelIds.Kind;
 
 /**
  * Run as a child JVM by {@link KilledChildTest}: attaches programs, prints the ids of the BPF

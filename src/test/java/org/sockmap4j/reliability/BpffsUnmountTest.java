@@ -25,11 +25,12 @@ import org.sockmap4j.PermissionException;
 import org.sockmap4j.SockHash;
 import org.sockmap4j.SockOpsProgram;
 import org.sockmap4j.Sockets;
-import org.sockmap4j.reliability.KernelIds.Kind;
 import org.sockmap4j.testing.BpfFs;
 import org.sockmap4j.testing.Exec;
 import org.sockmap4j.testing.FdLeakCheck;
 import org.sockmap4j.testing.KernelAssume;
+import org.sockmap4j.testing.KernelIds;
+import org.sockmap4j.testing.KernelIds.Kind;
 import org.sockmap4j.testing.Privileged;
 import org.sockmap4j.testing.TestCgroup;
 

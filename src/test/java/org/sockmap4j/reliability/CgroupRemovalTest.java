@@ -18,10 +18,11 @@ import org.sockmap4j.Cgroup;
 import org.sockmap4j.Errno;
 import org.sockmap4j.KernelFeatures.Feature;
 import org.sockmap4j.SockOpsProgram;
-import org.sockmap4j.reliability.KernelIds.Kind;
 import org.sockmap4j.testing.ChildProcess;
 import org.sockmap4j.testing.FdLeakCheck;
 import org.sockmap4j.testing.KernelAssume;
+import org.sockmap4j.testing.KernelIds;
+import org.sockmap4j.testing.KernelIds.Kind;
 import org.sockmap4j.testing.Privileged;
 import org.sockmap4j.testing.TestCgroup;
 

@@ -21,8 +21,9 @@ import org.sockmap4j.SockMap;
 import org.sockmap4j.SockOpsProgram;
 import org.sockmap4j.Sockets;
 import org.sockmap4j.SocketMap;
-import org.sockmap4j.reliability.KernelIds.Kind;
 import org.sockmap4j.testing.FdLeakCheck;
+import org.sockmap4j.testing.KernelIds;
+import org.sockmap4j.testing.KernelIds.Kind;
 import org.sockmap4j.testing.Privileged;
 import org.sockmap4j.testing.TestCgroup;
 

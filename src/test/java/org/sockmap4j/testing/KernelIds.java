@@ -1,4 +1,4 @@
-package org.sockmap4j.reliability;
+package org.sockmap4j.testing;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -27,8 +27,9 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
  *
  * <p>The machine is shared: other processes create and free BPF objects at any time, so a test
  * compares the ids of the objects it made with what exists, never bare machine-wide totals.
+ * Test sources only (the reliability and programs tests); not part of the shipped test-support package.
  */
-final class KernelIds {
+public final class KernelIds {
     private KernelIds() {}
 
     private static final int ENOENT = 2;
@@ -36,7 +37,7 @@ final class KernelIds {
     private static final int MAX_WALK = 10_000_000;
 
     /** The three kinds of BPF object that have ids and outlive their creator's fds. */
-    enum Kind {
+    public enum Kind {
         MAP(LinuxBpf.BPF_MAP_GET_NEXT_ID(), "map_id:"),
         PROG(LinuxBpf.BPF_PROG_GET_NEXT_ID(), "prog_id:"),
         LINK(LinuxBpf.BPF_LINK_GET_NEXT_ID(), "link_id:");
@@ -51,7 +52,7 @@ final class KernelIds {
     }
 
     /** The ids of every object of {@code kind} that exists now. */
-    static Set<Integer> existing(Kind kind) {
+    public static Set<Integer> existing(Kind kind) {
         Set<Integer> ids = new TreeSet<>();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment attr = arena.allocate(bpf_attr.layout());
@@ -75,7 +76,7 @@ final class KernelIds {
     }
 
     /** {@link #existing(Kind)} for every kind. */
-    static Map<Kind, Set<Integer>> existing() {
+    public static Map<Kind, Set<Integer>> existing() {
         Map<Kind, Set<Integer>> all = new EnumMap<>(Kind.class);
         for (Kind k : Kind.values()) {
             all.put(k, existing(k));
@@ -84,7 +85,7 @@ final class KernelIds {
     }
 
     /** The ids among {@code ids} that still exist, after waiting up to {@code timeout} for them to go. */
-    static Set<Integer> stillExisting(Kind kind, Set<Integer> ids, Duration timeout) throws InterruptedException {
+    public static Set<Integer> stillExisting(Kind kind, Set<Integer> ids, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             Set<Integer> left = new TreeSet<>(ids);
@@ -102,7 +103,7 @@ final class KernelIds {
      * the {@code map_id}, {@code prog_id} or {@code link_id} line of its
      * {@code /proc/self/fdinfo/N}. A program that only a link holds is not listed.
      */
-    static Map<Kind, Set<Integer>> held() {
+    public static Map<Kind, Set<Integer>> held() {
         Map<Kind, Set<Integer>> ids = new EnumMap<>(Kind.class);
         for (Kind k : Kind.values()) {
             ids.put(k, new TreeSet<>());
@@ -141,7 +142,7 @@ final class KernelIds {
     }
 
     /** The number of fds this process has open now. */
-    static int openFds() {
+    public static int openFds() {
         int n = 0;
         try (DirectoryStream<Path> dir = Files.newDirectoryStream(Path.of("/proc/self/fd"))) {
             for (Path ignored : dir) {
