@@ -332,7 +332,10 @@ public final class Splicer implements AutoCloseable {
 
     /** Where a side's received and user-space byte counts stand as the verdict takes over. */
     private static void received(Side s) {
-        s.receivedBase = TcpQueues.receivedByTcp(s.fd);
+        // what the reader consumed, not what TCP received: bytes arriving after the hand-off's
+        // last read are the verdict's to judge (and count), so they must be after the base
+        long consumed = TcpQueues.consumedByReader(s.fd);
+        s.receivedBase = consumed >= 0 ? consumed : TcpQueues.receivedByTcp(s.fd);
         s.handedOffBase = s.handedOff;
     }
 
@@ -399,7 +402,7 @@ public final class Splicer implements AutoCloseable {
         final SocketChannel channel;
         final long cookie;
         long handedBase;
-        long receivedBase = -1;  // tcpi_bytes_received when the verdict took over
+        long receivedBase = -1;  // bytes the reader had consumed when the verdict took over
         long handedOffBase;      // handedOff then
         boolean spliced;      // in socks: the verdict redirects what it receives
         volatile long handedOff; // bytes moved in user space: queued before the splice, passed, or relayed
