@@ -37,6 +37,9 @@
 #   VMTEST_JVM_ARGS  extra JVM flags for the test JVM, e.g. -XX:TieredStopAtLevel=1
 #   VMTEST_MEMLOCK   RLIMIT_MEMLOCK (KiB or unlimited) in the guest; default: the kernel's own
 #   VMTEST_NO_BUILD=1  use target/ as it is (no mvn test-compile)
+#   VMTEST_JOBS      how many guests run at once (default 1). A TCG guest keeps about one host
+#                    CPU busy (single-threaded TCG), so on a 2-CPU host VMTEST_JOBS=2 runs `all`
+#                    in about the time of its two longest kernels without slowing either
 #   VMTEST_DEBIAN_MIRROR, VMTEST_SECURITY_MIRROR   override the mirrors read from the host's apt
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -344,9 +347,8 @@ run_guest() { # ACCEL OUT LOG BOOT_LIMIT -> exit status of qemu/timeout; sets bo
   return "$rc"
 }
 
-declare -a summary_lines=()
-overall=0
-for label in "${labels[@]}"; do
+run_kernel() { # LABEL -> sets kernel_line (the summary line) and kernel_bad (1 if the kernel failed)
+  local label="$1" deb out console start accel qrc total keep run_s status how passed failed skipped badskips line bad
   deb="$(fetch_kernel "$label")"
   prepare_kernel "$deb"
   build_initramfs
@@ -413,12 +415,39 @@ for label in "${labels[@]}"; do
     line+=" -- $badskips skipped for a reason other than a missing kernel feature"; bad=1
   fi
   ((passed + failed == 0)) && [[ -n "$status" ]] && { line+=" -- no test ran"; bad=1; }
-  ((bad)) && overall=1
   sed -n 's/^failed /  FAILED /p; s/^skipped /  skipped /p' "$keep/summary.txt" >&2 || true
   log "$kver: reports, console log and time per class in ${keep#"$root"/}/"
-  summary_lines+=("$line")
-  echo "$line"
-done
+  kernel_line="$line"
+  kernel_bad="$bad"
+}
+
+declare -a summary_lines=()
+overall=0
+jobs_max="${VMTEST_JOBS:-1}"
+[[ "$jobs_max" =~ ^[1-9][0-9]*$ ]] || die "VMTEST_JOBS must be a positive number, not '$jobs_max'"
+if ((jobs_max == 1 || ${#labels[@]} == 1)); then
+  for label in "${labels[@]}"; do
+    run_kernel "$label"
+    ((kernel_bad)) && overall=1
+    summary_lines+=("$kernel_line")
+    echo "$kernel_line"
+  done
+else
+  # Kernels side by side, each guest in its own subshell (its own qemu pid file in $tmp, which
+  # the clean-up kills); their lines are printed in the order the kernels were named.
+  for label in "${labels[@]}"; do
+    while (($(jobs -rp | wc -l) >= jobs_max)); do wait -n || true; done
+    (run_kernel "$label"; echo "$kernel_line" >"$tmp/line-$label"; echo "$kernel_bad" >"$tmp/rc-$label") &
+  done
+  wait
+  for label in "${labels[@]}"; do
+    line="$(cat "$tmp/line-$label" 2>/dev/null || true)"
+    [[ -n "$line" ]] || line="kernel $label: no result -- its run stopped early (see the log above)"
+    [[ "$(cat "$tmp/rc-$label" 2>/dev/null || echo 1)" == 0 ]] || overall=1
+    summary_lines+=("$line")
+    echo "$line"
+  done
+fi
 
 if ((${#summary_lines[@]} > 1)); then
   echo "== vmtest summary =="
