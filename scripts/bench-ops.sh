@@ -28,9 +28,9 @@ gcc -O2 -Wall -Werror -o "$out/bench_ops" src/test/c/bench_ops.c -lbpf
 cp="target/test-classes:target/classes:$(cat target/bench-classpath.txt)"
 jvm=(--enable-native-access=ALL-UNNAMED --add-exports java.base/sun.nio.ch=ALL-UNNAMED)
 
-all_ops="put/sockmap remove/sockmap replace/sockmap lookup/sockmap
-put/sockhash_u32 remove/sockhash_u32 replace/sockhash_u32 lookup/sockhash_u32
-put/sockhash_tuple remove/sockhash_tuple replace/sockhash_tuple lookup/sockhash_tuple
+all_ops="put/sockmap remove/sockmap putRemove/sockmap replace/sockmap lookup/sockmap
+put/sockhash_u32 remove/sockhash_u32 putRemove/sockhash_u32 replace/sockhash_u32 lookup/sockhash_u32
+put/sockhash_tuple remove/sockhash_tuple putRemove/sockhash_tuple replace/sockhash_tuple lookup/sockhash_tuple
 iterate10k loadObject attachDetach"
 ops="${OPS:-$all_ops}"
 iter_s="$(awk "BEGIN {print $iter_ms/1000}")"

@@ -112,6 +112,12 @@ static void remove_(void)
 		die("remove");
 }
 
+static void put_remove(void)
+{
+	put();
+	remove_();
+}
+
 static void remove_quiet(void)
 {
 	bpf_map_delete_elem(map_fd, key);
@@ -232,6 +238,9 @@ int main(int argc, char **argv)
 		run(&(struct bench){ name, 1e9, "ns", remove_quiet, put });
 		snprintf(name, sizeof(name), "remove/%s", kinds[i].name);
 		run(&(struct bench){ name, 1e9, "ns", put_any, remove_ });
+		remove_quiet();
+		snprintf(name, sizeof(name), "putRemove/%s", kinds[i].name);
+		run(&(struct bench){ name, 1e9, "ns", NULL, put_remove });
 		put_any();
 		snprintf(name, sizeof(name), "replace/%s", kinds[i].name);
 		run(&(struct bench){ name, 1e9, "ns", NULL, replace });
