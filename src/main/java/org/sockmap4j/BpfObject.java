@@ -53,21 +53,24 @@ public final class BpfObject implements AutoCloseable {
     private final String name;
     /** What libbpf calls the object in its log (for an object opened from memory: "ADDRESS-SIZE" in hex). */
     private final String libbpfName;
-    private final Arena arena;
+    /** The copy of the ELF bytes libbpf reads until the object is closed (malloc'ed), or null. */
+    private final MemorySegment elfCopy;
     private MemorySegment obj;
     private boolean loaded;
     /** Closes a forgotten object (and the fds libbpf holds in it) when this becomes unreachable. */
     private final Fd.Backstop backstop;
 
-    private BpfObject(String name, String libbpfName, Arena arena, MemorySegment obj) {
+    private BpfObject(String name, String libbpfName, MemorySegment elfCopy, MemorySegment obj) {
         this.name = name;
         this.libbpfName = libbpfName;
-        this.arena = arena;
+        this.elfCopy = elfCopy;
         this.obj = obj;
         // only the parameters: the action must not refer to this object
         this.backstop = Fd.backstop(this, "BPF object '" + name + "'", () -> {
             Libbpf.close(obj);
-            arena.close();
+            if (elfCopy != null) {
+                Libc.free(elfCopy);
+            }
         });
     }
 
@@ -127,8 +130,7 @@ public final class BpfObject implements AutoCloseable {
                     + "; pass a BPF object file (as clang -target bpf -c writes it)");
         }
         checkElfFile(path);
-        Arena arena = Arena.ofShared();
-        try {
+        try (Arena arena = Arena.ofConfined()) { // only the path: libbpf reads the file itself
             int[] err = new int[1];
             Libbpf.startCapture();
             MemorySegment o;
@@ -142,10 +144,7 @@ public final class BpfObject implements AutoCloseable {
                 throw Errors.of("bpf_object__open_file", path.toString(), err[0], Errors.Op.OPEN_FILE,
                         said(log, path.toString(), path.toString()));
             }
-            return new BpfObject(path.getFileName().toString(), path.toString(), arena, o);
-        } catch (RuntimeException e) {
-            arena.close();
-            throw e;
+            return new BpfObject(path.getFileName().toString(), path.toString(), null, o);
         }
     }
 
@@ -153,18 +152,18 @@ public final class BpfObject implements AutoCloseable {
     public static BpfObject open(byte[] elf, String name) {
         Objects.requireNonNull(elf, "elf");
         requireLibbpf("bpf_object__open_mem");
-        Arena arena = Arena.ofShared();
-        // shared: the object may be closed from another thread than the one that opened it
+        // libbpf reads the buffer until the object is closed, which may be on another thread:
+        // malloc'ed and freed at close (a shared Arena's close is a handshake with every thread)
+        MemorySegment buf = Libc.malloc(elf.length);
         try {
-            MemorySegment buf = arena.allocate(Math.max(1, elf.length), 8);
             MemorySegment.copy(elf, 0, buf, JAVA_BYTE, 0, elf.length);
-            checkElf(buf.asSlice(0, elf.length), "bpf_object__open_mem", name);
+            checkElf(buf, "bpf_object__open_mem", name);
             int[] err = new int[1];
             Libbpf.startCapture();
             MemorySegment o;
             String log;
             try {
-                o = Libbpf.openMem(buf.asSlice(0, elf.length), err);
+                o = Libbpf.openMem(buf, err);
             } finally {
                 log = Libbpf.stopCapture();
             }
@@ -173,9 +172,9 @@ public final class BpfObject implements AutoCloseable {
                 throw Errors.of("bpf_object__open_mem", name, err[0], Errors.Op.OPEN_FILE,
                         said(log, libbpfName, name));
             }
-            return new BpfObject(name, libbpfName, arena, o);
+            return new BpfObject(name, libbpfName, buf, o);
         } catch (RuntimeException e) {
-            arena.close();
+            Libc.free(buf);
             throw e;
         }
     }
@@ -444,7 +443,9 @@ public final class BpfObject implements AutoCloseable {
             backstop.disarm();
             Libbpf.close(obj);
             obj = null;
-            arena.close();
+            if (elfCopy != null) {
+                Libc.free(elfCopy);
+            }
         }
     }
 

@@ -99,6 +99,37 @@ public final class Libc {
         return new AssertionError("libc downcall failed", t);
     }
 
+    private static final MethodHandle MALLOC = handle("malloc", FunctionDescriptor.of(ADDRESS, JAVA_LONG));
+    private static final MethodHandle FREE = handle("free", FunctionDescriptor.ofVoid(ADDRESS));
+
+    /**
+     * {@code malloc(size)} as a segment of {@code size} bytes, or throws {@link OutOfMemoryError}.
+     * For native memory whose owner frees it at a known point from any thread ({@link #free}):
+     * closing a shared {@code Arena} instead costs a handshake with every Java thread.
+     */
+    public static MemorySegment malloc(long size) {
+        try {
+            MemorySegment m = (MemorySegment) MALLOC.invokeExact(Math.max(1L, size));
+            if (m.equals(MemorySegment.NULL)) {
+                throw new OutOfMemoryError("malloc(" + size + ") failed");
+            }
+            return m.reinterpret(size);
+        } catch (OutOfMemoryError e) {
+            throw e;
+        } catch (Throwable t) {
+            throw broken(t);
+        }
+    }
+
+    /** {@code free(m)} of memory from {@link #malloc}; the segment must not be used afterwards. */
+    public static void free(MemorySegment m) {
+        try {
+            FREE.invokeExact(m);
+        } catch (Throwable t) {
+            throw broken(t);
+        }
+    }
+
     public static int close(int fd) {
         MemorySegment c = Scratch.get().capture;
         try {
