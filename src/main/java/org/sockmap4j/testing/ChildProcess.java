@@ -7,6 +7,7 @@ import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -25,6 +26,9 @@ import java.util.concurrent.TimeUnit;
  * this JVM. Its standard output is read line by line ({@link #readLine(Duration)}); its standard
  * error is collected ({@link #stderr()}) and shown in failure messages; its standard input is a
  * pipe ({@link #writeLine(String)}). {@link #close()} kills it (SIGKILL) and waits for it.
+ * It starts with SIGINT's default disposition even when this JVM ignores SIGINT (as a shell's
+ * background job does, and its children inherit): tests signal their children, and a JVM that
+ * starts with SIGINT ignored never handles it ({@code env --default-signal=INT}, coreutils 8.31+).
  *
  * <pre>{@code
  * try (ChildProcess child = ChildProcess.start(Peer.class, "arg")) {
@@ -104,6 +108,9 @@ public final class ChildProcess implements AutoCloseable {
         /** The full command line that {@link #start()} runs. */
         public List<String> command() {
             List<String> cmd = new ArrayList<>();
+            if (sigintIgnored()) {
+                cmd.addAll(List.of("env", "--default-signal=INT"));
+            }
             if (netns != null) {
                 cmd.addAll(List.of("ip", "netns", "exec", netns.name()));
             }
@@ -133,6 +140,20 @@ public final class ChildProcess implements AutoCloseable {
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot start " + cmd, e);
             }
+        }
+
+        /** Whether this process ignores SIGINT ({@code SigIgn} in /proc/self/status, bit 1 for signal 2). */
+        static boolean sigintIgnored() {
+            try {
+                for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                    if (line.startsWith("SigIgn:")) {
+                        return (Long.parseUnsignedLong(line.substring(7).strip(), 16) & 0b10) != 0;
+                    }
+                }
+            } catch (IOException | NumberFormatException e) {
+                // no procfs: assume the default
+            }
+            return false;
         }
 
         private static String javaBinary() {

@@ -10,6 +10,7 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -166,5 +167,50 @@ class HarnessUnitTest {
                     .hasMessageContaining("closed its output")
                     .hasMessageContaining("NoSuchMain");
         }
+    }
+
+    /** Child main: "inner" prints its SigIgn mask; "outer" also starts an inner one through ChildProcess. */
+    public static final class SignalDispositions {
+        private SignalDispositions() {
+        }
+
+        static String sigIgn() throws Exception {
+            return Files.readAllLines(Path.of("/proc/self/status")).stream().filter(l -> l.startsWith("SigIgn:"))
+                    .findFirst().orElseThrow().substring(7).strip();
+        }
+
+        /** Entry point. */
+        public static void main(String[] args) throws Exception {
+            if (args[0].equals("inner")) {
+                System.out.println(sigIgn());
+                return;
+            }
+            try (ChildProcess inner = ChildProcess.start(SignalDispositions.class, "inner")) {
+                System.out.println("outer " + sigIgn() + " inner " + inner.readLine(Duration.ofSeconds(30)));
+            }
+        }
+    }
+
+    /**
+     * A test JVM started as a shell's background job ignores SIGINT, and so would every child
+     * JVM it starts: the CLI tests that stop a child with SIGINT then waited in vain. ChildProcess
+     * gives its child the default disposition back.
+     */
+    @Test
+    void aChildHandlesSigintEvenWhenItsParentIgnoresIt() throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("sh", "-c", "trap '' INT; exec \"$@\"", "sh"));
+        cmd.addAll(ChildProcess.builder(SignalDispositions.class.getName()).args("outer").command());
+        Process outer = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String line;
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(outer.getInputStream()))) {
+            line = r.readLine();
+        } finally {
+            outer.destroyForcibly();
+            outer.waitFor();
+        }
+        assertThat(line).as("the outer child's report").startsWith("outer ");
+        String[] f = line.split(" ");
+        assertThat(Long.parseUnsignedLong(f[1], 16) & 0b10).as("the outer JVM ignores SIGINT (%s)", line).isNotZero();
+        assertThat(Long.parseUnsignedLong(f[3], 16) & 0b10).as("its child does not (%s)", line).isZero();
     }
 }
