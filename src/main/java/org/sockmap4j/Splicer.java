@@ -409,6 +409,7 @@ public final class Splicer implements AutoCloseable {
         boolean eof;          // this side sent FIN
         boolean shutdownSent; // we shut down this side's output
         long eofAt;
+        long finBeforeVerdictAt; // when its FIN was seen before the verdict judged every byte (0: not)
 
         Side(int fd, SocketChannel channel, long cookie) {
             this.fd = fd;
@@ -438,7 +439,8 @@ public final class Splicer implements AutoCloseable {
             MemorySegment buf = arena.allocate(64 * 1024);
             while (!closed) {
                 boolean draining = pairs.values().stream().anyMatch(p -> pendingShutdown(p.client, p.upstream)
-                        || pendingShutdown(p.upstream, p.client));
+                        || pendingShutdown(p.upstream, p.client) || p.client.finBeforeVerdictAt != 0
+                        || p.upstream.finBeforeVerdictAt != 0);
                 int n = epoll.await(draining ? 1 : 1000);
                 for (int i = 0; i < n; i++) {
                     long data = epoll.data(i);
@@ -453,6 +455,12 @@ public final class Splicer implements AutoCloseable {
                 }
                 if (draining) {
                     for (Pair p : pairs.values()) {
+                        if (p.client.finBeforeVerdictAt != 0) {
+                            onEvent(p, true, buf);
+                        }
+                        if (p.upstream.finBeforeVerdictAt != 0) {
+                            onEvent(p, false, buf);
+                        }
                         progress(p);
                     }
                 }
@@ -481,6 +489,9 @@ public final class Splicer implements AutoCloseable {
                 }
                 return;
             }
+            if (verdictBehind(p, from, clientSide)) {
+                return;
+            }
             long r = Libc.recv(from.fd, buf, Libc.MSG_DONTWAIT);
             if (r > 0) { // passed to user space (no partner, or a relayed pair): forward it in order
                 if (!forward(to.fd, buf.asSlice(0, r))) {
@@ -499,9 +510,43 @@ public final class Splicer implements AutoCloseable {
             }
             from.eof = true;
             from.eofAt = System.nanoTime();
+            from.finBeforeVerdictAt = 0;
             epoll.modify(from.fd, Epoll.EPOLLET, p.id << 1 | (clientSide ? 0 : 1));
             progress(p);
         }
+    }
+
+    /**
+     * Whether a spliced side's FIN (or reset) arrived before the verdict judged every byte ahead
+     * of it, in which case the watcher must not recv() yet: while the psock's own queue is empty,
+     * recv() reads the socket's receive queue directly (tcp_bpf_recvmsg falls back to
+     * tcp_recvmsg), so bytes a stream parser has not reached yet (5.10: its work runs on a
+     * workqueue whenever the socket was locked) would be forwarded by the watcher ahead of bytes
+     * the verdict already redirected but the target has not sent yet. The side is then looked at
+     * every millisecond (edge-triggered, see {@link #watch()}) until the verdict caught up, its
+     * socket failed (reset), or {@link #DRAIN_TIMEOUT_NANOS} passed (both sides reset).
+     */
+    private boolean verdictBehind(Pair p, Side from, boolean clientSide) {
+        if (!from.spliced || p.relay || !unprocessed(from, Math.max(0, peers.bytes(from.cookie)))) {
+            return false;
+        }
+        int err = SpliceSockets.pendingError(from.fd);
+        if (err != 0) {
+            endOnError(p, from, err);
+            return true;
+        }
+        long now = System.nanoTime();
+        if (from.finBeforeVerdictAt == 0) {
+            LOG.log(System.Logger.Level.DEBUG, "sockmap4j: pair {0}: the {1}''s FIN came before the verdict judged every"
+                    + " byte; waiting for it", p.id, clientSide ? "client" : "upstream");
+            from.finBeforeVerdictAt = now;
+            epoll.modify(from.fd, Epoll.EPOLLET | Epoll.EPOLLRDHUP, p.id << 1 | (clientSide ? 0 : 1));
+        } else if (now - from.finBeforeVerdictAt > DRAIN_TIMEOUT_NANOS) {
+            LOG.log(System.Logger.Level.WARNING, "sockmap4j: pair {0}: the verdict did not reach the {1}''s FIN in 60 s",
+                    p.id, clientSide ? "client" : "upstream");
+            end(p, SplicedPair.End.RESET);
+        }
+        return true;
     }
 
     /**
@@ -518,6 +563,10 @@ public final class Splicer implements AutoCloseable {
                     + " handed {8}]", p.id, s == p.client ? "client" : "upstream", SpliceSockets.tcpState(s.fd),
                     s.eof, o.eof, s.shutdownSent, o.shutdownSent, peers.bytes(o.cookie),
                     TcpQueues.handedToTcp(s.fd) - s.handedBase);
+        } else {
+            LOG.log(System.Logger.Level.DEBUG, "sockmap4j: pair {0}: errno {1} on the {2} socket (TCP state {3});"
+                    + " resetting both sides", p.id, errno, s == p.client ? "client" : "upstream",
+                    SpliceSockets.tcpState(s.fd));
         }
         end(p, SplicedPair.End.RESET);
     }
@@ -570,6 +619,13 @@ public final class Splicer implements AutoCloseable {
                 return false;
             }
             return true; // still in the redirect backlog: look again shortly
+        }
+        if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
+            LOG.log(System.Logger.Level.DEBUG, "sockmap4j: pair {0}: FIN on to the {1}: received since the hand-off {2},"
+                    + " redirected {3}, forwarded {4}; the {1} took {5} of {6}", p.id,
+                    to == p.client ? "client" : "upstream",
+                    from.receivedBase < 0 ? "?" : TcpQueues.receivedByTcp(from.fd) - 1 - from.receivedBase, redirected,
+                    from.handedOff - from.handedOffBase, handed - to.handedBase, owed);
         }
         Libc.shutdown(to.fd, Libc.SHUT_WR);
         to.shutdownSent = true;

@@ -63,7 +63,8 @@ class HandOffTest {
     }
 
     private static void handOffWhileStreaming(Splicer created) throws Exception {
-        try (Splicer splicer = created;
+        try (SplicerLog log = new SplicerLog();
+             Splicer splicer = created;
              ServerSocketChannel server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
              SpliceProxy proxy = SpliceProxy.start(splicer, server.getLocalAddress(), READ_HEADER);
              ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
@@ -104,7 +105,7 @@ class HandOffTest {
                     java.util.concurrent.CompletableFuture<SplicedPair.Result> pair =
                             proxy.nextPair(Duration.ofSeconds(5)).done();
                     atUpstream += "; the pair: " + (pair.isDone() ? pair.join() : "not ended")
-                            + "; splicer stats: " + splicer.stats();
+                            + "; splicer stats: " + splicer.stats() + "; the Splicer said:\n" + log.text();
                 }
                 assertThat(atUpstream).as("client -> upstream").isNull();
                 assertThat(atClient.get(30, TimeUnit.SECONDS)).as("upstream -> client").isNull();
@@ -114,6 +115,8 @@ class HandOffTest {
             assertThat(r.clientToUpstream()).isEqualTo(BYTES); // the header was the proxy's own write
             assertThat(r.upstreamToClient()).isEqualTo(BYTES);
             assertThat(SplicerMaps.of(splicer)).isEqualTo(SplicerMaps.Entries.NONE);
+            assertThat(log.text()).as("each FIN passed on once every byte before it was taken")
+                    .contains("FIN on to the upstream").contains("FIN on to the client");
         }
     }
 }
