@@ -24,9 +24,9 @@ import org.sockmap4j.UpdateFlag;
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 public class MapOpsBenchmark {
-    /** The key is empty before each timed put. */
+    /** One connection and one map of the kind under test, for the whole trial; the states below add their set-up. */
     @State(Scope.Thread)
-    public static class Empty {
+    public abstract static class MapState {
         @Param({Fixture.SOCKMAP, Fixture.SOCKHASH_U32, Fixture.SOCKHASH_TUPLE})
         public String map;
         Fixture f;
@@ -36,6 +36,15 @@ public class MapOpsBenchmark {
             f = new Fixture(map);
         }
 
+        @TearDown(Level.Trial)
+        public void close() throws IOException {
+            f.close();
+        }
+    }
+
+    /** The key is empty before each timed put. */
+    @State(Scope.Thread)
+    public static class Empty extends MapState {
         @Setup(Level.Invocation)
         public void empty() {
             try {
@@ -44,71 +53,29 @@ public class MapOpsBenchmark {
                 // first invocation: already empty
             }
         }
-
-        @TearDown(Level.Trial)
-        public void close() throws IOException {
-            f.close();
-        }
     }
 
     /** The key holds the socket before each timed remove. */
     @State(Scope.Thread)
-    public static class Full {
-        @Param({Fixture.SOCKMAP, Fixture.SOCKHASH_U32, Fixture.SOCKHASH_TUPLE})
-        public String map;
-        Fixture f;
-
-        @Setup(Level.Trial)
-        public void open() throws IOException {
-            f = new Fixture(map);
-        }
-
+    public static class Full extends MapState {
         @Setup(Level.Invocation)
         public void fill() {
             f.put(UpdateFlag.ANY);
-        }
-
-        @TearDown(Level.Trial)
-        public void close() throws IOException {
-            f.close();
         }
     }
 
     /** The key holds the socket for the whole trial. */
     @State(Scope.Thread)
-    public static class Steady {
-        @Param({Fixture.SOCKMAP, Fixture.SOCKHASH_U32, Fixture.SOCKHASH_TUPLE})
-        public String map;
-        Fixture f;
-
+    public static class Steady extends MapState {
         @Setup(Level.Trial)
-        public void open() throws IOException {
-            f = new Fixture(map);
+        public void insert() {
             f.put(UpdateFlag.ANY);
-        }
-
-        @TearDown(Level.Trial)
-        public void close() throws IOException {
-            f.close();
         }
     }
 
     /** The key is empty at the start; each timed call puts and removes, so it is empty again. */
     @State(Scope.Thread)
-    public static class Cycle {
-        @Param({Fixture.SOCKMAP, Fixture.SOCKHASH_U32, Fixture.SOCKHASH_TUPLE})
-        public String map;
-        Fixture f;
-
-        @Setup(Level.Trial)
-        public void open() throws IOException {
-            f = new Fixture(map);
-        }
-
-        @TearDown(Level.Trial)
-        public void close() throws IOException {
-            f.close();
-        }
+    public static class Cycle extends MapState {
     }
 
     @Benchmark
