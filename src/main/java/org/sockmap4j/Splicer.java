@@ -438,9 +438,7 @@ public final class Splicer implements AutoCloseable {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buf = arena.allocate(64 * 1024);
             while (!closed) {
-                boolean draining = pairs.values().stream().anyMatch(p -> pendingShutdown(p.client, p.upstream)
-                        || pendingShutdown(p.upstream, p.client) || p.client.finBeforeVerdictAt != 0
-                        || p.upstream.finBeforeVerdictAt != 0);
+                boolean draining = pairs.values().stream().anyMatch(Splicer::needsPolling);
                 int n = epoll.await(draining ? 1 : 1000);
                 for (int i = 0; i < n; i++) {
                     long data = epoll.data(i);
@@ -468,6 +466,16 @@ public final class Splicer implements AutoCloseable {
         } catch (Throwable t) {
             LOG.log(System.Logger.Level.ERROR, "sockmap4j: the Splicer's watcher failed", t);
         }
+    }
+
+    /**
+     * Whether the watcher must look at the pair again within a millisecond, as no event will tell
+     * it: a side's FIN waits for the redirect backlog to drain before it is passed on, or came
+     * before the verdict judged every byte ahead of it ({@link #verdictBehind}).
+     */
+    private static boolean needsPolling(Pair p) {
+        return pendingShutdown(p.client, p.upstream) || pendingShutdown(p.upstream, p.client)
+                || p.client.finBeforeVerdictAt != 0 || p.upstream.finBeforeVerdictAt != 0;
     }
 
     private static boolean pendingShutdown(Side from, Side to) {

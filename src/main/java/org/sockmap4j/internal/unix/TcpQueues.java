@@ -24,20 +24,29 @@ public final class TcpQueues {
     private static final long BYTES_RECEIVED = 128;
     private static final int TCP_INFO_LEN = 232;
 
+    /** Offset of tcpi_state, a u8 (the TCP_* state numbers of include/net/tcp_states.h). */
+    private static final long STATE = 0;
+
     /**
-     * The {@code tcp_info} field at {@code offset}, a u64, or -1 if the socket cannot say
-     * (closed, not TCP, or a kernel whose tcp_info ends before it). Read into the thread's scratch.
+     * The socket's {@code struct tcp_info}, read into the thread's scratch, or null if the socket
+     * cannot say (closed, not TCP) or its kernel's tcp_info ends before {@code needed} bytes.
      */
-    private static long tcpInfoU64(int fd, long offset) {
+    private static MemorySegment tcpInfo(int fd, long needed) {
         MemorySegment m = Scratch.get().misc;
         MemorySegment info = m.asSlice(2560, TCP_INFO_LEN);
         MemorySegment len = m.asSlice(2560 + 256, 4);
         len.set(JAVA_INT, 0, TCP_INFO_LEN);
         if (Libc.getsockopt(fd, Libc.IPPROTO_TCP, Libc.TCP_INFO, info, len) < 0
-                || len.get(JAVA_INT, 0) < offset + 8) {
-            return -1;
+                || len.get(JAVA_INT, 0) < needed) {
+            return null;
         }
-        return info.get(JAVA_LONG, offset);
+        return info;
+    }
+
+    /** The u64 {@code tcp_info} field at {@code offset}, or -1 if the socket cannot say. */
+    private static long tcpInfoU64(int fd, long offset) {
+        MemorySegment info = tcpInfo(fd, offset + 8);
+        return info == null ? -1 : info.get(JAVA_LONG, offset);
     }
 
     /** Bytes acked plus bytes queued, or -1 if the socket cannot say (closed, not TCP). */
@@ -82,9 +91,13 @@ public final class TcpQueues {
     public static long consumedByReader(int fd) {
         MemorySegment inq = Scratch.get().misc.asSlice(2560 + 268, 4);
         for (int i = 0; i < 100; i++) {
-            long before = tcpInfoU64(fd, BYTES_RECEIVED);
-            int state = Scratch.get().misc.get(JAVA_BYTE, 2560) & 0xff;
-            if (before < 0 || Libc.ioctl(fd, Libc.FIONREAD, inq) < 0) {
+            MemorySegment info = tcpInfo(fd, BYTES_RECEIVED + 8);
+            if (info == null) {
+                return -1;
+            }
+            long before = info.get(JAVA_LONG, BYTES_RECEIVED);
+            int state = info.get(JAVA_BYTE, STATE) & 0xff;
+            if (Libc.ioctl(fd, Libc.FIONREAD, inq) < 0) {
                 return -1;
             }
             long after = tcpInfoU64(fd, BYTES_RECEIVED);
