@@ -14,6 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.sockmap4j.Cgroup;
 import org.sockmap4j.testing.FdLeakCheck;
 import org.sockmap4j.testing.Privileged;
+import org.sockmap4j.testing.TempMount;
 
 /**
  * Paths that are no cgroup v2 directory: {@link Cgroup#open} refuses them with an

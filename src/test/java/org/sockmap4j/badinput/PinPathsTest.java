@@ -28,6 +28,7 @@ import org.sockmap4j.testing.FdLeakCheck;
 import org.sockmap4j.testing.KernelAssume;
 import org.sockmap4j.testing.Privileged;
 import org.sockmap4j.testing.TempBpfDir;
+import org.sockmap4j.testing.TempMount;
 import org.sockmap4j.testing.TestCgroup;
 
 /**

@@ -20,8 +20,10 @@ import org.sockmap4j.SockMap;
 import org.sockmap4j.SockOpsProgram;
 import org.sockmap4j.testing.BpfFs;
 import org.sockmap4j.testing.Exec;
+import org.sockmap4j.testing.Nobody;
 import org.sockmap4j.testing.Privileged;
 import org.sockmap4j.testing.TempBpfDir;
+import org.sockmap4j.testing.TempMount;
 import org.sockmap4j.testing.TestCgroup;
 
 /**
@@ -39,8 +41,7 @@ import org.sockmap4j.testing.TestCgroup;
 @Privileged
 @Timeout(120)
 class UnprivilegedTest {
-    private static final List<String> NOBODY = List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-            "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all");
+    private static final List<String> NOBODY = Nobody.withoutCapabilities();
     private static final String PRIVILEGE_HINT = "needs root or CAP_BPF+CAP_NET_ADMIN";
 
     /** A private bpffs (mode 0755): the system's may be 0700 (systemd's default), closing every pin to others. */

@@ -1,7 +1,6 @@
 package org.sockmap4j.reliability;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -26,12 +25,12 @@ import org.sockmap4j.SockHash;
 import org.sockmap4j.SockOpsProgram;
 import org.sockmap4j.Sockets;
 import org.sockmap4j.testing.BpfFs;
-import org.sockmap4j.testing.Exec;
 import org.sockmap4j.testing.FdLeakCheck;
 import org.sockmap4j.testing.KernelAssume;
 import org.sockmap4j.testing.KernelIds;
 import org.sockmap4j.testing.KernelIds.Kind;
 import org.sockmap4j.testing.Privileged;
+import org.sockmap4j.testing.TempMount;
 import org.sockmap4j.testing.TestCgroup;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -50,28 +49,23 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class BpffsUnmountTest {
     private static final Duration KERNEL_FREES = Duration.ofSeconds(10);
 
+    private TempMount mount;
     private Path mountPoint;
-    private boolean mounted;
 
     @BeforeEach
     void mountPrivateBpffs() throws IOException {
-        mountPoint = Files.createTempDirectory("sockmap4j-bpffs-");
-        Exec.check("mount", "-t", "bpf", "bpf", mountPoint.toString());
-        mounted = true;
+        mount = TempMount.of("bpf", "mode=0700", "bpf");
+        mountPoint = mount.path();
         assertThat(BpfFs.isBpfMount(mountPoint)).isTrue();
     }
 
     @AfterEach
-    void cleanUp() throws IOException {
-        if (mounted) {
-            Exec.run("umount", "-l", mountPoint.toString());
-        }
-        Files.deleteIfExists(mountPoint);
+    void cleanUp() {
+        mount.close();
     }
 
     private void unmountLazily() {
-        Exec.check("umount", "-l", mountPoint.toString());
-        mounted = false;
+        mount.unmountLazily();
         assertThat(BpfFs.isBpfMount(mountPoint)).isFalse();
     }
 

@@ -6,6 +6,7 @@ import java.util.List;
 
 import org.sockmap4j.testing.ChildProcess;
 import org.sockmap4j.testing.Exec;
+import org.sockmap4j.testing.Nobody;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -17,8 +18,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 final class OtherUser {
     private OtherUser() {}
 
-    static final int NOBODY = 65534;
-
     /** The result line per action, in order. */
     static List<String> run(boolean bpfCaps, String... actions) {
         return runWithCaps(bpfCaps ? "+bpf,+net_admin" : "", actions);
@@ -26,11 +25,7 @@ final class OtherUser {
 
     /** As {@link #run}, with these capabilities (setpriv's syntax, e.g. "+bpf,+net_admin"; "" for none). */
     static List<String> runWithCaps(String caps, String... actions) {
-        List<String> cmd = new ArrayList<>(List.of("setpriv", "--reuid=" + NOBODY, "--regid=" + NOBODY,
-                "--clear-groups"));
-        if (!caps.isEmpty()) {
-            cmd.addAll(List.of("--inh-caps=" + caps, "--ambient-caps=" + caps));
-        }
+        List<String> cmd = new ArrayList<>(Nobody.withCapabilities(caps));
         cmd.addAll(ChildProcess.builder(CallerPeer.class.getName()).args(actions).command());
         Exec.Result r = Exec.run(new ProcessBuilder(cmd), Duration.ofSeconds(60));
         assertThat(r.exitCode()).as("%s; stderr: %s", cmd, r.stderr()).isZero();

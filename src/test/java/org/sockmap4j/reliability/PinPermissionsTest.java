@@ -28,11 +28,11 @@ import org.sockmap4j.SockOpsProgram;
 import org.sockmap4j.recipes.LocalBypass;
 import org.sockmap4j.testing.BpfFs;
 import org.sockmap4j.testing.ChildProcess;
-import org.sockmap4j.testing.Exec;
 import org.sockmap4j.testing.FdLeakCheck;
 import org.sockmap4j.testing.KernelAssume;
 import org.sockmap4j.testing.Privileged;
 import org.sockmap4j.testing.TempBpfDir;
+import org.sockmap4j.testing.TempMount;
 import org.sockmap4j.testing.TestCgroup;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -104,10 +104,9 @@ class PinPermissionsTest {
     void onlyThePinsOwnerCanReopenADefaultPin() throws Exception {
         // a private bpffs: the system's may be 0700 (systemd's default, the vmtest guests'), which
         // would close every pin to others whatever its own mode
-        Path mnt = Files.createTempDirectory(Path.of("/tmp"), "sm4j-bpffs");
-        Exec.check("mount", "-t", "bpf", "-o", "mode=0755", "bpf", mnt.toString());
-        try (SockHash<Integer> hash = SockHash.create(KeyCodec.u32(), 1)) {
-            Path dir = Files.createDirectory(mnt.resolve("pins"),
+        try (TempMount mnt = TempMount.of("bpf", "mode=0755", "bpf"); // unmounting takes the pins with it
+                SockHash<Integer> hash = SockHash.create(KeyCodec.u32(), 1)) {
+            Path dir = Files.createDirectory(mnt.path().resolve("pins"),
                     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
             Path ownerOnly = dir.resolve("owner_only");
             Path everyone = dir.resolve("everyone");
@@ -124,9 +123,6 @@ class PinPermissionsTest {
             assertThat(OtherUser.run(false, "open:" + ownerOnly, "open:" + everyone)).containsExactly(
                     refusedOutright ? "failed PermissionException EPERM" : "failed PermissionException EACCES",
                     refusedOutright ? "failed PermissionException EPERM" : "ok " + id);
-        } finally {
-            Exec.run("umount", "-l", mnt.toString()); // takes the pins with it
-            Files.deleteIfExists(mnt);
         }
     }
 

@@ -1,17 +1,18 @@
-package org.sockmap4j.badinput;
+package org.sockmap4j.testing;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
 import org.junit.jupiter.api.Assumptions;
-import org.sockmap4j.testing.Exec;
 
 /**
- * A file system this test mounts on a fresh directory under /tmp; {@link #close()} unmounts it
- * (lazily if it is busy) and removes the directory. Needs root.
+ * A file system a test mounts on a fresh directory under /tmp (a private bpffs, a small tmpfs, a
+ * named cgroup v1 hierarchy); {@link #close()} unmounts it (lazily if it is busy, taking pins
+ * with it) and removes the directory, also after {@link #unmountLazily()}. Needs root. Test
+ * sources only (badinput and reliability tests).
  */
-final class TempMount implements AutoCloseable {
+public final class TempMount implements AutoCloseable {
     private final Path dir;
     private boolean mounted;
 
@@ -23,7 +24,7 @@ final class TempMount implements AutoCloseable {
      * {@code mount -t TYPE -o OPTIONS SOURCE DIR}. When the kernel does not know the file system
      * type (ENODEV: "unknown filesystem type") the test is skipped as "kernel lacks TYPE".
      */
-    static TempMount of(String type, String options, String source) throws IOException {
+    public static TempMount of(String type, String options, String source) throws IOException {
         TempMount m = new TempMount(Files.createTempDirectory(Path.of("/tmp"), "sm4j-mnt"));
         try {
             Exec.Result r = Exec.run("mount", "-t", type, "-o", options, source, m.dir.toString());
@@ -39,8 +40,15 @@ final class TempMount implements AutoCloseable {
         }
     }
 
-    Path path() {
+    /** The mount point. */
+    public Path path() {
         return dir;
+    }
+
+    /** {@code umount -l}: the mount leaves the tree now, its objects live on while in use. */
+    public void unmountLazily() {
+        Exec.check("umount", "-l", dir.toString());
+        mounted = false;
     }
 
     @Override
