@@ -1,0 +1,51 @@
+package org.sockmap4j.bench;
+
+import java.lang.management.ManagementFactory;
+import java.util.List;
+
+import org.sockmap4j.UpdateFlag;
+
+/**
+ * Bytes the Java heap gave this thread over many map operations in steady state, counted by the
+ * JVM ({@code com.sun.management.ThreadMXBean.getCurrentThreadAllocatedBytes}), per map kind: put,
+ * cookie lookup, replace and remove of one socket, {@value #CYCLES} times each, after
+ * {@value #WARM_UP_ROUNDS} rounds of the same for the JIT. Exact where JMH's gc profiler only
+ * gives a per-op average that includes its own bookkeeping. Run by {@code scripts/bench-ops.sh}
+ * (root: BPF maps); prints one line per map kind.
+ */
+public final class AllocationCount {
+    private AllocationCount() {}
+
+    private static final int CYCLES = 200_000;
+    private static final int WARM_UP_ROUNDS = 3;
+
+    public static void main(String[] args) throws Exception {
+        var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        threads.setThreadAllocatedMemoryEnabled(true);
+        for (String kind : List.of(Fixture.SOCKMAP, Fixture.SOCKHASH_U32, Fixture.SOCKHASH_TUPLE)) {
+            try (Fixture f = new Fixture(kind)) {
+                long sink = 0;
+                for (int i = 0; i < WARM_UP_ROUNDS; i++) {
+                    sink += cycles(f);
+                }
+                long before = threads.getCurrentThreadAllocatedBytes();
+                sink += cycles(f);
+                long bytes = threads.getCurrentThreadAllocatedBytes() - before;
+                System.out.printf("allocated: %-15s %d B over %,d calls (put, lookup, replace, remove x %,d)%s%n",
+                        kind, bytes, 4L * CYCLES, CYCLES, sink == 42 ? " " : "");
+            }
+        }
+    }
+
+    /** CYCLES times put, cookie, replace, remove; returns the cookies' sum (kept alive by the caller). */
+    private static long cycles(Fixture f) {
+        long sum = 0;
+        for (int i = 0; i < CYCLES; i++) {
+            f.put(UpdateFlag.NOEXIST);
+            sum += f.cookie();
+            f.put(UpdateFlag.EXIST);
+            f.remove();
+        }
+        return sum;
+    }
+}
