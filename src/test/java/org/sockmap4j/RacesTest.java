@@ -51,6 +51,7 @@ class RacesTest {
 
     private static final long RACE_MILLIS = 2_000;
     private static final int ITERATIONS = 20_000;
+    private static final int BACKLOG = 64;
 
     private ExecutorService threads;
 
@@ -258,17 +259,26 @@ class RacesTest {
     void insertAndDeleteTheListenerWhileClientsConnect(Kind kind, TestReporter report) throws Exception {
         int connections = 200;
         try (SocketMap<Integer> map = kind.create(2); ServerSocketChannel listener = ServerSocketChannel.open()) {
-            listener.bind(new InetSocketAddress(MapTestSupport.LOOPBACK4, 0), 64);
+            listener.bind(new InetSocketAddress(MapTestSupport.LOOPBACK4, 0), BACKLOG);
             int listenerFd = Sockets.fd(listener);
             long listenerCookie = Sockets.cookie(listenerFd);
-            BlockingQueue<SocketChannel> clients = new ArrayBlockingQueue<>(connections);
+            // at most half the backlog connected and not accepted: a full accept queue drops SYNs,
+            // and a connect() then waits out SYN retransmits (1, 3, 7, 15 s ...) that can outlast
+            // the acceptor (seen in a 6.1 guest on a busy host)
+            BlockingQueue<SocketChannel> clients = new ArrayBlockingQueue<>(BACKLOG / 2);
             AtomicBoolean done = new AtomicBoolean();
             long deadline = deadline();
 
             Future<Integer> connector = threads.submit(() -> {
                 int n = 0;
                 for (; n < connections && before(deadline) && !done.get(); n++) {
-                    clients.put(SocketChannel.open(listener.getLocalAddress()));
+                    SocketChannel client = SocketChannel.open(listener.getLocalAddress());
+                    while (!clients.offer(client, 100, TimeUnit.MILLISECONDS)) {
+                        if (done.get()) {
+                            client.close();
+                            return n;
+                        }
+                    }
                 }
                 return n;
             });
