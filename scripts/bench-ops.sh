@@ -5,7 +5,10 @@
 # even ones), so both sides of a ratio see the same machine; ROUNDS rounds (default 3). Then one
 # table: operation, Java ns/op, C ns/op (medians), ratio (median of the rounds' Java/C ratios) and
 # its range, Java bytes allocated per op (JMH's gc profiler). Before the table, the bytes the heap
-# gave the thread over 800,000 map calls per map kind after warm-up (AllocationCount, exact).
+# gave the thread over 800,000 map calls per map kind after warm-up (AllocationCount, exact),
+# and (all operations only) the library's map calls against the same C loops called inside the
+# JVM (SameProcess, src/test/c/bench_loop.c): the Java layer's own cost, without the difference
+# between a JVM process and a small C one.
 # The last line is "worst ratio: X.XX".
 # Needs root (BPF). Environment: ROUNDS, ITER_MS (milliseconds per iteration, default 1000),
 # OPS (space-separated subset of the operations below).
@@ -27,6 +30,7 @@ mvn -B -q -ntp dependency:build-classpath -Dmdep.includeScope=test -Dmdep.output
 out=target/bench-ops
 rm -rf "$out"; mkdir -p "$out"
 gcc -O2 -Wall -Werror -o "$out/bench_ops" src/test/c/bench_ops.c -lbpf
+gcc -O2 -Wall -Werror -shared -fPIC -o "$out/libbench_loop.so" src/test/c/bench_loop.c -lbpf
 cp="target/test-classes:target/classes:$(cat target/bench-classpath.txt)"
 jvm=(--enable-native-access=ALL-UNNAMED --add-exports java.base/sun.nio.ch=ALL-UNNAMED)
 
@@ -71,11 +75,18 @@ done
 
 echo "bench-ops.sh: counting bytes allocated per map operation" >&2
 java "${jvm[@]}" -cp "$cp" org.sockmap4j.bench.AllocationCount > "$out/allocation.txt"
+if [[ -z "${OPS:-}" ]]; then
+  echo "bench-ops.sh: the Java path against the same C loops inside the JVM" >&2
+  java "${jvm[@]}" -cp "$cp" org.sockmap4j.bench.SameProcess "$out/libbench_loop.so" "$rounds" > "$out/same-process.txt"
+else
+  : > "$out/same-process.txt"
+fi
 
 {
   echo "machine: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
   echo "jdk: $("$JAVA_HOME/bin/java" -version 2>&1 | head -1); libbpf: $(dpkg-query -W -f='${Version}' libbpf1 2>/dev/null || echo '?')"
   echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
   cat "$out/allocation.txt"
+  cat "$out/same-process.txt"
   java -cp "$cp" org.sockmap4j.bench.BenchReport "$out"
 } | tee "$out/report.txt"

@@ -1,7 +1,11 @@
 package org.sockmap4j.bench;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.net.InetSocketAddress;
+import java.nio.ByteOrder;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 
@@ -73,6 +77,21 @@ final class Fixture implements AutoCloseable {
             return hashU32.cookie(KEY);
         }
         return hashTuple.cookie(tuple);
+    }
+
+    /** The map's fd (for the same-process C loops). */
+    int mapFd() {
+        return sockMap != null ? sockMap.fd() : hashU32 != null ? hashU32.fd() : hashTuple.fd();
+    }
+
+    /** The key the operations use, as the kernel sees it, in {@code arena}. */
+    MemorySegment key(Arena arena) {
+        if (hashTuple == null) {
+            return arena.allocateFrom(ValueLayout.JAVA_INT, KEY);
+        }
+        MemorySegment key = arena.allocate(ConnectionKey.codec().size());
+        ConnectionKey.codec().encode(tuple, key.asByteBuffer().order(ByteOrder.nativeOrder()));
+        return key;
     }
 
     @Override
