@@ -22,13 +22,17 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * replace and put+remove per map kind, {@code ROUNDS} rounds, Java and C one right after the
  * other (order alternating by round). Both sides run in one process, on one thread, against one
  * map and socket, so the ratio is the cost of the Java layer alone; the standalone C baseline of
- * the main table also differs from any JVM in its process (threads, address space). Run by
+ * the main table also differs from any JVM in its process (threads, address space). First, the
+ * floor: a raw FFM downcall of {@code getppid(2)} per call against the same in C, what any Java
+ * caller of a system call pays on this host (x86-64 system call number). Run by
  * {@code scripts/bench-ops.sh} (root: BPF maps). Arguments: the loops' shared library, ROUNDS.
  */
 public final class SameProcess {
     private SameProcess() {}
 
     private static final int CALLS = 100_000;
+    /** getppid's system call number on x86-64. */
+    private static final long SYS_GETPPID = 110;
 
     private interface Loop {
         void run() throws Throwable;
@@ -45,6 +49,18 @@ public final class SameProcess {
                     FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
             MethodHandle putRemove = linker.downcallHandle(lib.find("sm4j_put_remove_loop").orElseThrow(),
                     FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
+            // the floor: a raw FFM downcall of syscall(SYS_getppid) per call against the C loop
+            MethodHandle getppid = linker.downcallHandle(linker.defaultLookup().find("syscall").orElseThrow(),
+                    FunctionDescriptor.of(JAVA_LONG, JAVA_LONG), Linker.Option.firstVariadicArg(1));
+            MethodHandle getppidLoop = linker.downcallHandle(lib.find("sm4j_getppid_loop").orElseThrow(),
+                    FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
+            compare("getppid (raw FFM, floor)", rounds, () -> {
+                for (int i = 0; i < CALLS; i++) {
+                    if ((long) getppid.invokeExact(SYS_GETPPID) < 0) {
+                        throw new IllegalStateException("getppid failed");
+                    }
+                }
+            }, () -> check((int) getppidLoop.invokeExact((long) CALLS)));
             for (String kind : List.of(Fixture.SOCKMAP, Fixture.SOCKHASH_U32, Fixture.SOCKHASH_TUPLE)) {
                 try (Fixture f = new Fixture(kind)) {
                     MemorySegment key = f.key(arena);
