@@ -33,7 +33,9 @@ import org.sockmap4j.internal.libbpf.ElfCheck;
  *   <li>{@code --seeds <seed>,<seed>,...}: replays these variant seeds (index = position);</li>
  *   <li>{@code --seed <seed> [--write <file>]}: replays one variant and saves its bytes;</li>
  *   <li>{@code --files <path>,...}: these files as they are (seed 0, mutations {@code as-is});</li>
- *   <li>{@code --no-load}: only open; {@code --describe}: only print object and mutations.</li>
+ *   <li>{@code --no-load}: only open; {@code --describe}: only print object and mutations;</li>
+ *   <li>{@code --dir <directory>}: where to write each variant (left in place; by default a
+ *       temporary directory this child removes when it ends normally).</li>
  * </ul>
  */
 public final class ElfFuzzChild {
@@ -46,6 +48,7 @@ public final class ElfFuzzChild {
         long from = 0;
         long count = 0;
         Path write = null;
+        Path dirGiven = null;
         boolean describe = false;
         boolean load = true;
         for (int i = 0; i < args.length; i++) {
@@ -67,6 +70,7 @@ public final class ElfFuzzChild {
                     }
                 }
                 case "--write" -> write = Path.of(args[++i]);
+                case "--dir" -> dirGiven = Path.of(args[++i]);
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
@@ -77,7 +81,8 @@ public final class ElfFuzzChild {
             System.exit(2);
         }
         ElfMutator mutator = ElfMutator.ofBundled();
-        Path dir = Files.createTempDirectory("sockmap4j-fuzz");
+        // FuzzBatch passes a directory it removes itself, also when this JVM is killed or crashes
+        Path dir = dirGiven != null ? dirGiven : Files.createTempDirectory("sockmap4j-fuzz");
         PrintStream out = System.out;
         try {
             long n = base != null ? count : files.isEmpty() ? seeds.size() : files.size();
@@ -96,7 +101,9 @@ public final class ElfFuzzChild {
             out.flush();
         } finally {
             Files.deleteIfExists(dir.resolve("variant.o"));
-            Files.deleteIfExists(dir);
+            if (dirGiven == null) {
+                Files.deleteIfExists(dir);
+            }
         }
     }
 

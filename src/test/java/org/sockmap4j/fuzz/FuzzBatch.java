@@ -2,6 +2,9 @@ package org.sockmap4j.fuzz;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -71,8 +74,19 @@ final class FuzzBatch {
     static List<Outcome> run(List<Long> seeds, String... args) {
         Path errorFile = Path.of(System.getProperty("java.io.tmpdir"), "sockmap4j-fuzz-hs_err_pid%p.log");
         List<Outcome> out = new ArrayList<>();
+        // the child's variant directory is made and removed here: a child killed on a timeout or
+        // by a crash runs no clean-up of its own
+        Path dir;
+        try {
+            dir = Files.createTempDirectory("sockmap4j-fuzz");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        List<String> childArgs = new ArrayList<>(List.of(args));
+        childArgs.addAll(List.of("--dir", dir.toString()));
         try (ChildProcess child = ChildProcess.builder(ElfFuzzChild.class.getName())
-                .jvmArgs("-XX:ErrorFile=" + errorFile, "-XX:-CreateCoredumpOnCrash").args(args).start()) {
+                .jvmArgs("-XX:ErrorFile=" + errorFile, "-XX:-CreateCoredumpOnCrash")
+                .args(childArgs.toArray(String[]::new)).start()) {
             for (long seed : seeds) {
                 String line;
                 try {
@@ -92,6 +106,13 @@ final class FuzzBatch {
                     .isZero();
             assertThat(child.stderr()).as("the child's standard error (stack traces of unexpected exceptions)")
                     .doesNotContain("Exception");
+        } finally {
+            try {
+                Files.deleteIfExists(dir.resolve("variant.o"));
+                Files.deleteIfExists(dir);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
         }
         return out;
     }
