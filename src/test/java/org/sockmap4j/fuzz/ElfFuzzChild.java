@@ -41,6 +41,9 @@ import org.sockmap4j.internal.libbpf.ElfCheck;
 public final class ElfFuzzChild {
     private ElfFuzzChild() {}
 
+    /** The file each variant is written to, in the child's directory. */
+    static final String VARIANT_FILE = "variant.o";
+
     public static void main(String[] args) throws IOException {
         Long base = null;
         List<Long> seeds = new ArrayList<>();
@@ -100,7 +103,7 @@ public final class ElfFuzzChild {
             out.println("done " + n);
             out.flush();
         } finally {
-            Files.deleteIfExists(dir.resolve("variant.o"));
+            Files.deleteIfExists(dir.resolve(VARIANT_FILE));
             if (dirGiven == null) {
                 Files.deleteIfExists(dir);
             }
@@ -121,7 +124,7 @@ public final class ElfFuzzChild {
     }
 
     private static String run(ElfMutator.Variant v, Path dir, boolean load) throws IOException {
-        Path file = dir.resolve("variant.o");
+        Path file = dir.resolve(VARIANT_FILE);
         Files.write(file, v.bytes());
         String check = ElfCheck.problem(MemorySegment.ofArray(v.bytes())) == null ? "ok" : "refused";
         BpfObject fromBytes = null;

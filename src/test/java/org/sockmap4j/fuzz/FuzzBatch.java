@@ -108,7 +108,7 @@ final class FuzzBatch {
                     .doesNotContain("Exception");
         } finally {
             try {
-                Files.deleteIfExists(dir.resolve("variant.o"));
+                Files.deleteIfExists(dir.resolve(ElfFuzzChild.VARIANT_FILE));
                 Files.deleteIfExists(dir);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);

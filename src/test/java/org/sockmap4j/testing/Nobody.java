@@ -1,6 +1,5 @@
 package org.sockmap4j.testing;
 
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -29,9 +28,7 @@ public final class Nobody {
         if (caps.isEmpty()) {
             return withoutCapabilities();
         }
-        List<String> cmd = new ArrayList<>(List.of("setpriv", "--reuid=" + ID, "--regid=" + ID, "--clear-groups"));
-        cmd.add("--inh-caps=" + caps);
-        cmd.add("--ambient-caps=" + caps);
-        return List.copyOf(cmd);
+        return List.of("setpriv", "--reuid=" + ID, "--regid=" + ID, "--clear-groups",
+                "--inh-caps=" + caps, "--ambient-caps=" + caps);
     }
 }
