@@ -112,6 +112,23 @@ static __always_inline void sm4j_peer_key(struct sockmap4j_conn_key *peer,
 	peer->local_port = bpf_ntohl(k->remote_port);
 }
 
+/* A v4-mapped IPv6 key (::ffff:a.b.c.d at both ends: a dual-stack socket talking IPv4) becomes
+ * the AF_INET key its IPv4 peer has. */
+static __always_inline void sm4j_key_unmap_v4(struct sockmap4j_conn_key *k)
+{
+	if (k->family == AF_INET6 &&
+	    k->remote_ip[0] == 0 && k->remote_ip[1] == 0 && k->remote_ip[2] == bpf_htonl(0xffff) &&
+	    k->local_ip[0] == 0 && k->local_ip[1] == 0 && k->local_ip[2] == bpf_htonl(0xffff)) {
+		k->family = AF_INET;
+		k->remote_ip[0] = k->remote_ip[3];
+		k->local_ip[0] = k->local_ip[3];
+		k->remote_ip[2] = 0;
+		k->remote_ip[3] = 0;
+		k->local_ip[2] = 0;
+		k->local_ip[3] = 0;
+	}
+}
+
 /* IPv4 and IPv6 prefix deny lists (LPM tries) edited by user space (org.sockmap4j.LpmTrie). */
 struct sm4j_lpm_v4 {
 	__u32 prefixlen;

@@ -48,7 +48,7 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  */
 public final class BpfObject implements AutoCloseable {
     /** Names of the objects bundled in this jar (compiled from the repository's bpf/*.bpf.c). */
-    public static final List<String> BUNDLED = List.of("bypass", "egress_policy", "ingress_policy", "redirect", "sockmap_iter", "splice");
+    public static final List<String> BUNDLED = List.of("bypass", "local_bypass", "egress_policy", "ingress_policy", "redirect", "sockmap_iter", "splice");
 
     private final String name;
     /** What libbpf calls the object in its log (for an object opened from memory: "ADDRESS-SIZE" in hex). */

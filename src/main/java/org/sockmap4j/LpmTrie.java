@@ -1,8 +1,5 @@
 package org.sockmap4j;
 
-import java.net.Inet4Address;
-import java.net.InetAddress;
-
 import org.sockmap4j.internal.sys.Bpf;
 import org.sockmap4j.internal.sys.Fd;
 import org.sockmap4j.internal.sys.Scratch;
@@ -123,44 +120,5 @@ public final class LpmTrie implements AutoCloseable {
     @Override
     public String toString() {
         return describe() + (fd.isClosed() ? " (closed)" : "");
-    }
-
-    /** An IP prefix, parsed from a literal: never a DNS lookup. */
-    record Cidr(InetAddress address, int prefix) {
-        static Cidr parse(String s) {
-            if (s == null || s.isBlank()) {
-                throw new IllegalArgumentException("empty CIDR");
-            }
-            String t = s.strip();
-            int slash = t.indexOf('/');
-            String addr = slash < 0 ? t : t.substring(0, slash);
-            if (addr.indexOf(':') < 0 && !addr.matches("\\d{1,3}(\\.\\d{1,3}){3}")) {
-                throw new IllegalArgumentException("an IPv4 address needs four dotted numbers in CIDR '" + s + "'");
-            }
-            InetAddress a;
-            try {
-                a = InetAddress.ofLiteral(addr);
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("not an IP address in CIDR '" + s + "'", e);
-            }
-            int max = a instanceof Inet4Address ? 32 : 128;
-            int prefix = max;
-            if (slash >= 0) {
-                try {
-                    prefix = Integer.parseInt(t.substring(slash + 1));
-                } catch (NumberFormatException e) {
-                    throw new IllegalArgumentException("bad prefix length in CIDR '" + s + "'", e);
-                }
-                if (prefix < 0 || prefix > max) {
-                    throw new IllegalArgumentException("prefix length must be 0.." + max + " in CIDR '" + s + "'");
-                }
-            }
-            return new Cidr(a, prefix);
-        }
-
-        @Override
-        public String toString() {
-            return address.getHostAddress() + "/" + prefix;
-        }
     }
 }

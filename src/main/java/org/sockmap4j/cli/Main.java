@@ -23,7 +23,23 @@ public final class Main {
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler(Main::onError);
+        cl.setParameterExceptionHandler(Main::onUsageError);
         return cl.execute(args);
+    }
+
+    /**
+     * A usage error: the error and one line pointing at {@code --help}, exit 2 (picocli's default
+     * prints the whole usage after the error, 10-20 lines in which the error gets lost).
+     */
+    private static int onUsageError(CommandLine.ParameterException e, String[] args) {
+        CommandLine cmd = e.getCommandLine();
+        PrintWriter err = cmd.getErr();
+        String name = cmd.getCommandSpec().qualifiedName();
+        err.println(name + ": " + e.getMessage());
+        CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
+        err.println("Try '" + name + " --help' for more information.");
+        err.flush();
+        return cmd.getCommandSpec().exitCodeOnInvalidInput();
     }
 
     private static int onError(Exception e, CommandLine cmd, CommandLine.ParseResult parsed) {

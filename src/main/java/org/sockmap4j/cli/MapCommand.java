@@ -34,6 +34,27 @@ final class MapCommand {
         @Option(names = "--verbose", description = "Print stack traces on errors.")
         boolean verbose;
 
+        /**
+         * Whether {@code p} lies on a bpffs mount: the mount whose device is the file's. Not
+         * {@code Files.getFileStore(p).type()}: with two mounts stacked on one directory (a sysfs
+         * bind mount under a bpffs at /sys/fs/bpf, as on this project's machines) the JDK names the
+         * lower one.
+         */
+        static boolean onBpffs(Path p) throws java.io.IOException {
+            long dev = (Long) Files.getAttribute(p, "unix:dev");
+            long major = ((dev >>> 8) & 0xfff) | ((dev >>> 32) & ~0xfffL);
+            long minor = (dev & 0xff) | ((dev >>> 12) & ~0xffL);
+            String want = major + ":" + minor;
+            for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+                String[] f = line.split(" ");
+                int dash = java.util.Arrays.asList(f).indexOf("-");
+                if (f.length > 2 && f[2].equals(want) && dash > 0 && dash + 1 < f.length) {
+                    return "bpf".equals(f[dash + 1]);
+                }
+            }
+            return false;
+        }
+
         @Override
         public Integer call() {
             Privileges.require("sockmap map dump");
@@ -41,7 +62,7 @@ final class MapCommand {
                 throw new Errors.UserError("nothing pinned at " + path + " (is bpffs mounted there?)");
             }
             try {
-                if (Files.isDirectory(path) || !"bpf".equals(Files.getFileStore(path).type())) {
+                if (Files.isDirectory(path) || !onBpffs(path)) {
                     throw new Errors.UserError(path + " is not a BPF pin (pins are files on a bpffs mount)");
                 }
             } catch (java.io.IOException e) {

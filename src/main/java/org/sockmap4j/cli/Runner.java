@@ -32,6 +32,12 @@ final class Runner {
      */
     static void runUntilStopped(String readyLine, long durationSeconds, Supplier<String> status)
             throws InterruptedException {
+        runUntilStopped(readyLine, durationSeconds, status, null);
+    }
+
+    /** As above, also running {@code tick} once a second (e.g. a JSON line on stdout). */
+    static void runUntilStopped(String readyLine, long durationSeconds, Supplier<String> status, Runnable tick)
+            throws InterruptedException {
         CountDownLatch stop = stopOnSignals();
         System.out.println(readyLine);
         System.out.flush();
@@ -47,6 +53,9 @@ final class Runner {
             if (live) {
                 err.print("\r" + status.get() + "   ");
                 err.flush();
+            }
+            if (tick != null) {
+                tick.run();
             }
         }
         if (live) {

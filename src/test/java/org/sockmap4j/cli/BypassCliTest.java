@@ -32,7 +32,8 @@ import static org.sockmap4j.cli.Cli.T;
 @ExtendWith(FdLeakCheck.class)
 class BypassCliTest {
     private static final Pattern STOPPED =
-            Pattern.compile("stopped redirected_msgs=\\d+ redirected_bytes=\\d+ passed_msgs=\\d+");
+            Pattern.compile("stopped redirected_msgs=\\d+ redirected_bytes=\\d+ passed_msgs=\\d+ passed_bytes=\\d+ "
+                    + "sockets=\\d+ sockets_inserted=\\d+ sockets_not_local=\\d+ syns_out_of_scope=\\d+");
     private static final Pattern MAP_IDS = Pattern.compile("\"map_ids\":\\[([0-9,]*)\\]");
     private static final Pattern DUMP_ENTRY = Pattern.compile("key ([0-9a-f]{88}) \\((inet6? .+ -> .+)\\) cookie (\\d+)");
 
@@ -45,7 +46,7 @@ class BypassCliTest {
             assertThat(cli.readLine(T)).isEqualTo("ready bypass cgroup=" + cg.path());
             Cli.Program ops = Cli.sockOpsProgram(cg.path()).orElseThrow(
                     () -> new AssertionError("no sock_ops program on " + cg.path() + " after ready"));
-            assertThat(ops.name()).isEqualTo("bypass_sockops");
+            assertThat(ops.name()).isEqualTo("lbypass_sockops");
             NetNs.vethPair(a, "10.0.0.1/24", b, "10.0.0.2/24");
 
             Path hashPin = pins.resolve("bypass_hash");
@@ -99,7 +100,8 @@ class BypassCliTest {
             assertThat(cli.readLine(T)).isEqualTo("ready bypass cgroup=" + cg.path());
             long readyAt = System.nanoTime();
             assertThat(Cli.sockOpsProgram(cg.path())).isPresent();
-            assertThat(cli.readLine(T)).isEqualTo("stopped redirected_msgs=0 redirected_bytes=0 passed_msgs=0");
+            assertThat(cli.readLine(T)).isEqualTo("stopped redirected_msgs=0 redirected_bytes=0 passed_msgs=0 "
+                    + "passed_bytes=0 sockets=0 sockets_inserted=0 sockets_not_local=0 syns_out_of_scope=0");
             assertThat(Cli.exitStatus(cli, T)).as("exit status; stderr: %s", cli.stderr()).isZero();
             assertThat(System.nanoTime() - readyAt).as("ran for about --duration")
                     .isGreaterThanOrEqualTo(TimeUnit.MILLISECONDS.toNanos(1500));
