@@ -226,6 +226,15 @@ public final class LocalBypass implements AutoCloseable {
         return hash.keys().size();
     }
 
+    /**
+     * The keys of the sockets now in the bypass: each socket's own 4-tuple (local = its address),
+     * v4-mapped addresses unmapped (an AF_INET key for a dual-stack socket talking IPv4).
+     */
+    public synchronized List<ConnectionKey> keys() {
+        checkOpen();
+        return hash.keys();
+    }
+
     /** A reading of the programs' counters and of the map. */
     public synchronized Stats stats() {
         checkOpen();
