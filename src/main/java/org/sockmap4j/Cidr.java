@@ -27,20 +27,17 @@ public record Cidr(InetAddress address, int prefix) {
      * @throws IllegalArgumentException naming what is wrong: not an IP literal, a bad prefix length
      */
     public static Cidr parse(String s) {
-        if (s == null || s.isBlank()) {
-            throw new IllegalArgumentException("empty CIDR");
-        }
-        String t = s.strip();
+        String t = s == null ? "" : s.strip();
         int slash = t.indexOf('/');
         String addr = slash < 0 ? t : t.substring(0, slash);
         if (addr.indexOf(':') < 0 && !addr.matches("\\d{1,3}(\\.\\d{1,3}){3}")) {
-            throw new IllegalArgumentException("an IPv4 address needs four dotted numbers in CIDR '" + s + "'");
+            throw bad(s, "not an IP address (IPv4 needs four dotted numbers, e.g. 192.0.2.0/24)", null);
         }
         InetAddress a;
         try {
             a = InetAddress.ofLiteral(addr);
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("not an IP address in CIDR '" + s + "'", e);
+            throw bad(s, "not an IP address (expected e.g. 192.0.2.0/24 or 2001:db8::/32)", e);
         }
         int max = a instanceof Inet4Address ? 32 : 128;
         int prefix = max;
@@ -48,13 +45,17 @@ public record Cidr(InetAddress address, int prefix) {
             try {
                 prefix = Integer.parseInt(t.substring(slash + 1));
             } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("bad prefix length in CIDR '" + s + "'", e);
+                prefix = -1;
             }
             if (prefix < 0 || prefix > max) {
-                throw new IllegalArgumentException("prefix length must be 0.." + max + " in CIDR '" + s + "'");
+                throw bad(s, "prefix length must be 0.." + max, null);
             }
         }
         return new Cidr(a, prefix);
+    }
+
+    private static IllegalArgumentException bad(String s, String why, Exception cause) {
+        return new IllegalArgumentException("bad CIDR '" + s + "': " + why, cause);
     }
 
     /** True for an IPv4 prefix. */

@@ -10,14 +10,20 @@ import org.sockmap4j.KernelFeatures;
 import org.sockmap4j.recipes.BypassScope;
 import org.sockmap4j.recipes.LocalBypass;
 
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code sockmap bypass}: local TCP bypass for one or more cgroups. */
 @Command(name = "bypass", description = "Bypass the TCP/IP stack between local TCP sockets of the processes "
         + "in cgroup v2 directories (sock_ops + sk_msg redirect), until SIGINT/SIGTERM or --duration. Sockets "
         + "whose peer is not in these cgroups are never touched.")
 final class BypassCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
     @Option(names = "--cgroup", required = true, paramLabel = "DIR", description = "cgroup v2 directory "
             + "(repeatable: connections between processes of any two of them are bypassed; sub-cgroups are "
             + "included).")
@@ -102,8 +108,8 @@ final class BypassCommand implements Callable<Integer> {
                 }
                 s = s.cidrs(cidrs.toArray(String[]::new));
             }
-        } catch (IllegalArgumentException e) {
-            throw new Errors.UserError(e.getMessage());
+        } catch (IllegalArgumentException | Errors.UserError e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
         return s;
     }

@@ -10,8 +10,7 @@ final class Cidrs {
         try {
             return Cidr.parse(cidr);
         } catch (IllegalArgumentException e) {
-            throw new Errors.UserError("bad CIDR '" + cidr + "': " + e.getMessage()
-                    + " (expected e.g. 192.0.2.0/24 or 2001:db8::/32)");
+            throw new Errors.UserError(e.getMessage());
         }
     }
 }

@@ -6,7 +6,8 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** {@code sockmap}: Linux SOCKMAP from the command line. Exit codes: 0 ok, 1 error, 2 usage. */
-@Command(name = "sockmap", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+@Command(name = "sockmap", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT,
+        versionProvider = Main.Version.class,
         description = "Linux SOCKMAP/SOCKHASH: probe the kernel, bypass the TCP stack between local sockets, "
                 + "police egress, proxy, inspect maps, and measure.",
         subcommands = {ProbeCommand.class, BypassCommand.class, PolicyCommand.class, ProxyCommand.class,

@@ -138,29 +138,47 @@ class CliErrorsTest {
 
     static Stream<Arguments> usageErrors() {
         return Stream.of(
-                Arguments.of(List.of("probe", "--bogus"), "Unknown option: '--bogus'", "Usage: sockmap probe"),
-                Arguments.of(List.of("bypass"), "Missing required option: '--cgroup=DIR'", "Usage: sockmap bypass"),
-                Arguments.of(List.of("policy", "--cgroup", "/x"), "Missing required option: '--deny=CIDR'",
-                        "Usage: sockmap policy"),
-                Arguments.of(List.of("proxy", "--listen", "127.0.0.1:0"),
-                        "Missing required option: '--upstream=HOST:PORT'", "Usage: sockmap proxy"),
-                Arguments.of(List.of("proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:9", "--mode", "fast"),
-                        "Invalid value for option '--mode': expected one of [splice, copy] (case-sensitive) but was 'fast'",
-                        "Usage: sockmap proxy"),
-                Arguments.of(List.of("bypass", "--cgroup", "/x", "--duration", "soon"),
-                        "Invalid value for option '--duration': 'soon' is not a long", "Usage: sockmap bypass"),
-                Arguments.of(List.of("map", "dump"), "Missing required parameter: 'PINNED_PATH'",
-                        "Usage: sockmap map dump"),
-                Arguments.of(List.of("map"), "Missing required subcommand", "Usage: sockmap map"),
-                Arguments.of(List.of(), "Missing required subcommand", "Usage: sockmap"),
-                Arguments.of(List.of("frobnicate"), "Unmatched argument at index 0: 'frobnicate'", "sockmap"));
+                Arguments.of(List.of("probe", "--bogus"), "sockmap probe", "Unknown option: '--bogus'"),
+                Arguments.of(List.of("bypass"), "sockmap bypass", "Missing required option: '--cgroup=DIR'"),
+                Arguments.of(List.of("policy", "--cgroup", "/x"), "sockmap policy",
+                        "Missing required option: '--deny=CIDR'"),
+                Arguments.of(List.of("proxy", "--listen", "127.0.0.1:0"), "sockmap proxy",
+                        "Missing required option: '--upstream=HOST:PORT'"),
+                Arguments.of(List.of("proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:9", "--mode", "turbo"),
+                        "sockmap proxy",
+                        "Invalid value for option '--mode': expected one of [splice, copy] (case-sensitive) but was 'turbo'"),
+                Arguments.of(List.of("bypass", "--cgroup", "/x", "--duration", "soon"), "sockmap bypass",
+                        "Invalid value for option '--duration': 'soon' is not a long"),
+                Arguments.of(List.of("bypass", "--cgroup", "/x", "--ports", "8000-70000"), "sockmap bypass",
+                        "bad port '70000' in '8000-70000' (ports are 1..65535; ranges are written low-high)"),
+                Arguments.of(List.of("bypass", "--cgroup", "/x", "--cidr", "10.0.0.0/33"), "sockmap bypass",
+                        "bad CIDR '10.0.0.0/33': prefix length must be 0..32"),
+                Arguments.of(List.of("map", "dump"), "sockmap map dump", "Missing required parameter: 'PINNED_PATH'"),
+                Arguments.of(List.of("map"), "sockmap map", "Missing required subcommand"),
+                Arguments.of(List.of("bench", "latency", "--cpus"), "sockmap bench latency",
+                        "Missing required parameter for option '--cpus' (SERVER,CLIENT)"),
+                Arguments.of(List.of(), "sockmap", "Missing required subcommand"),
+                Arguments.of(List.of("frobnicate"), "sockmap", "Unmatched argument at index 0: 'frobnicate'"));
     }
 
     @ParameterizedTest
     @MethodSource("usageErrors")
     @Timeout(120)
-    void usageErrorIsExit2WithUsage(List<String> args, String first, String usage) {
-        Cli.assertUsageError(Cli.run(args.toArray(String[]::new)), first, usage);
+    void usageErrorIsTheErrorAndAPointerToHelpExit2(List<String> args, String command, String error) {
+        Cli.assertUsageError(Cli.run(args.toArray(String[]::new)), command, error);
+    }
+
+    @Test
+    @Timeout(120)
+    void everyCommandHasHelp() {
+        for (String[] cmd : new String[][] {{"probe"}, {"bypass"}, {"policy"}, {"proxy"}, {"map", "dump"},
+                {"bench", "latency"}, {"bench", "proxy"}}) {
+            String[] args = java.util.Arrays.copyOf(cmd, cmd.length + 1);
+            args[cmd.length] = "--help";
+            Cli.Result r = Cli.run(args);
+            assertThat(r.exit()).as("%s", r).isZero();
+            assertThat(r.stdout()).as("%s", r).startsWith("Usage: sockmap " + String.join(" ", cmd));
+        }
     }
 
     @Test
