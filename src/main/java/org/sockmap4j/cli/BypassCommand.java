@@ -90,8 +90,11 @@ final class BypassCommand implements Callable<Integer> {
         for (int i = 0; i < cgroups.size(); i++) {
             sb.append(i == 0 ? "" : ",").append(cgroups.get(i));
         }
-        if (!scope.equals(BypassScope.all())) {
-            sb.append(" scope=").append(scope.toString().replace(' ', ':').replace(",:", ","));
+        if (scope.restrictsPorts()) {
+            sb.append(" ports=").append(scope.portList());
+        }
+        if (!scope.cidrs().isEmpty()) {
+            sb.append(" cidrs=").append(String.join(",", scope.cidrs().stream().map(Object::toString).toList()));
         }
         return sb.toString();
     }

@@ -157,6 +157,11 @@ public final class BypassScope {
         return sb.toString();
     }
 
+    /** The server ports in scope as ports and ranges ("6379,8000-8100"); "" when every port is. */
+    public String portList() {
+        return ports == null ? "" : ranges();
+    }
+
     private String ranges() {
         StringBuilder sb = new StringBuilder();
         for (int lo = ports.nextSetBit(0); lo >= 0; ) {

@@ -3,6 +3,7 @@ package org.sockmap4j.cli;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -89,6 +90,58 @@ class BypassCliTest {
             assertThat(Cli.exitStatus(cli, T)).as("exit status; stderr: %s", cli.stderr()).isZero();
             Cli.assertNothingAttached(cg.path());
             Cli.assertProgramGone(opsId);
+        }
+    }
+
+    @Test
+    @Timeout(180)
+    void twoCgroupsWithAPortScopeAndJsonCounters() throws Exception {
+        try (TestCgroup x = TestCgroup.create(); TestCgroup y = TestCgroup.create();
+             NetNs a = NetNs.create(); NetNs b = NetNs.create();
+             ChildProcess cli = Cli.start("bypass", "--cgroup", x.path().toString(), "--cgroup", y.path().toString(),
+                     "--ports", "7300,7400-7410", "--cidr", "10.0.0.0/24", "--json", "--duration", "90")) {
+            assertThat(cli.readLine(T)).isEqualTo("ready bypass cgroup=" + x.path() + "," + y.path()
+                    + " ports=7300,7400-7410 cidrs=10.0.0.0/24");
+            assertThat(Cli.sockOpsProgram(x.path())).isPresent();
+            assertThat(Cli.sockOpsProgram(y.path())).isPresent();
+            NetNs.vethPair(a, "10.0.0.1/24", b, "10.0.0.2/24");
+            // server in x, client in y: bypassed on 7405; on 7500 (out of scope) not
+            for (int port : new int[] {7405, 7500}) {
+                try (ChildProcess server = ChildProcess.startIn(a, PingPong.class, "server", "10.0.0.1",
+                        Integer.toString(port));
+                     ChildProcess client = ChildProcess.startIn(b, PingPong.class, "client", "10.0.0.1",
+                             Integer.toString(port), "400", "50")) {
+                    assertThat(server.readLine(T)).isEqualTo("ready");
+                    assertThat(client.readLine(T)).isEqualTo("ready");
+                    x.addProcess(server.pid());
+                    y.addProcess(client.pid());
+                    server.writeLine("go");
+                    assertThat(server.readLine(T)).isEqualTo("listening");
+                    client.writeLine("go");
+                    assertThat(client.readLine(T)).isEqualTo("connected");
+                    client.writeLine("start");
+                    assertThat(client.readLine(T)).isEqualTo("ok 400");
+                    assertThat(client.waitFor(T)).isZero();
+                    assertThat(server.readLine(T)).isEqualTo("done 20000");
+                }
+            }
+            String line = cli.readLine(T); // one JSON object a second while it runs
+            assertThat(line).startsWith("{\"stopped\":false,\"sockets\":");
+            Cli.signal(cli, "TERM");
+            String last;
+            do {
+                last = cli.readLine(T);
+            } while (last.startsWith("{\"stopped\":false"));
+            @SuppressWarnings("unchecked")
+            Map<String, Object> json = (Map<String, Object>) MiniJson.parse(last);
+            assertThat(json.get("stopped")).isEqualTo(true);
+            assertThat(((Number) json.get("redirected_bytes")).longValue()).isEqualTo(2L * 400 * 50);
+            assertThat(((Number) json.get("passed_msgs")).longValue()).isZero();
+            assertThat(((Number) json.get("sockets_inserted")).longValue()).isEqualTo(2);
+            assertThat(((Number) json.get("syns_out_of_scope")).longValue()).isEqualTo(1);
+            assertThat(Cli.exitStatus(cli, T)).as("exit status; stderr: %s", cli.stderr()).isZero();
+            Cli.assertNothingAttached(x.path());
+            Cli.assertNothingAttached(y.path());
         }
     }
 
