@@ -239,7 +239,9 @@ final class BypassBench implements AutoCloseable {
                 lab.checkStop();
                 String label = row + " " + what + " " + v.label() + (rounds > 1 ? " round " + (r + 1) : "");
                 try (BypassVariant.Attached a = v.attach(v == OLD ? cgroups.subList(0, 1) : cgroups)) {
-                    out.computeIfAbsent(v, k -> new ArrayList<>()).add(run.run(label));
+                    T result = run.run(label);
+                    System.err.println(label + ": " + result); // each run's figures, to judge the spread
+                    out.computeIfAbsent(v, k -> new ArrayList<>()).add(result);
                     if (v != NONE) {
                         counts.computeIfAbsent(row, k -> new EnumMap<>(BypassVariant.class)).merge(v, a.counts(),
                                 BypassCounts::plus);
