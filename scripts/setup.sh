@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs, idempotently, every system package sockmap4j needs to build and test:
-# a JDK 22+, Maven, clang (BPF target), libbpf, bpftool, iproute2, sockperf, gcc.
+# a JDK 22+, Maven, clang (BPF target), libbpf, bpftool, iproute2, sockperf, gcc, and the tools
+# `sockmap bench bypass` drives (iperf3, wrk, nginx-light, redis-server, redis-tools).
 # Safe to run many times; installs only what is missing. Needs root for apt-get.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-pkgs=(clang llvm libbpf1 libbpf-dev bpftool iproute2 sockperf gcc libc6-dev maven util-linux procps)
+pkgs=(clang llvm libbpf1 libbpf-dev bpftool iproute2 sockperf gcc libc6-dev maven util-linux procps
+      iperf3 wrk nginx-light redis-server redis-tools)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -23,6 +25,23 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# The redis-server and nginx packages install system services; the benches start their own
+# instances inside network namespaces, so the system ones must neither run nor hold ports.
+# With systemd: disable and stop them. Without it (a container), Debian's policy-rc.d or the
+# missing runlevel usually keeps them from starting; stop any that did, by their init script.
+for svc in redis-server nginx; do
+  [[ -e /lib/systemd/system/$svc.service || -e /etc/init.d/$svc ]] || continue
+  if [[ -d /run/systemd/system ]]; then
+    if systemctl is-enabled --quiet "$svc" 2>/dev/null || systemctl is-active --quiet "$svc" 2>/dev/null; then
+      echo "setup.sh: disabling the system $svc service" >&2
+      systemctl disable --now --quiet "$svc"
+    fi
+  elif [[ -x /etc/init.d/$svc ]] && /etc/init.d/"$svc" status >/dev/null 2>&1; then
+    echo "setup.sh: stopping the system $svc service" >&2
+    /etc/init.d/"$svc" stop >/dev/null
+  fi
+done
 
 # A JDK 22+ (find-jdk.sh installs one with apt when none is present).
 source "$here/lib/find-jdk.sh"

@@ -11,6 +11,7 @@ module org.sockmap4j {
     // the `sockmap` CLI; picocli is optional (library users do not need it)
     requires static info.picocli;
     requires static jdk.unsupported; // sun.misc.Signal: the CLI stops cleanly on SIGINT/SIGTERM
+    requires static jdk.httpserver; // the JDK HTTP server that `sockmap bench bypass` measures
     opens org.sockmap4j.cli to info.picocli;
 
     // the Netty adapter (org.sockmap4j.netty); Netty is optional: only that package uses it

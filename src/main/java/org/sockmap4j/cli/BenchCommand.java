@@ -13,7 +13,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code sockmap bench}: measurements. */
-@Command(name = "bench", description = "Measure.", subcommands = {BenchCommand.Latency.class, BenchCommand.Proxy.class})
+@Command(name = "bench", description = "Measure.", subcommands = {BenchCommand.Latency.class, BenchCommand.Proxy.class,
+        BenchBypassCommand.class})
 final class BenchCommand {
     @Command(name = "latency", description = "The SREcon23 experiment: TCP ping-pong between two network namespaces, "
             + "without and then with the SOCKMAP bypass; prints one table.")
