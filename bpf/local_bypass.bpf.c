@@ -39,6 +39,8 @@ enum {
 	ST_SOCKETS_INSERTED = 0,	/* sockets put in the bypass (both ends count) */
 	ST_NOT_LOCAL,			/* sockets left alone: the peer is not a bypassed socket */
 	ST_OUT_OF_SCOPE,		/* SYNs to a bypassed listener outside the ports / CIDRs */
+	ST_FELL_BACK,			/* sockets that sent through TCP while their peer was not in
+					 * the map, and stay on TCP for their sends (see "fallback") */
 	ST_SLOTS,
 };
 
@@ -63,6 +65,18 @@ struct {
 	__type(key, struct sockmap4j_conn_key);
 	__type(value, struct pending_val);
 } pending SEC(".maps");
+
+/* Sockets whose message passed to TCP because their peer was not in the map (yet: a client
+ * sends its first bytes before the server's ACK made the server socket; always with
+ * TCP_DEFER_ACCEPT, which creates the server socket only when data arrives). Such a socket must
+ * never redirect afterwards: the receiver reads its redirect queue before its TCP receive queue,
+ * so a later redirected message would overtake the earlier one. One lookup per message. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct sockmap4j_conn_key);
+	__type(value, __u8);
+} fallback SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -204,6 +218,7 @@ int lbypass_sockops(struct bpf_sock_ops *ops)
 	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
 		SM4J_KEY_FROM(key, ops);
 		sm4j_key_unmap_v4(&key);
+		bpf_map_delete_elem(&fallback, &key); /* a 4-tuple used again starts afresh */
 		p = bpf_map_lookup_elem(&pending, &key);
 		if (p && p->state == PENDING_SYN && bpf_ktime_get_ns() - p->syn_ns < PENDING_MAX_AGE_NS &&
 		    bpf_sock_hash_update(ops, &sock_hash, &key, BPF_ANY) == 0) {
@@ -240,13 +255,20 @@ int lbypass_sk_msg(struct sk_msg_md *msg)
 	if (scope_get(SCOPE_DRAIN) == 0) {
 		SM4J_KEY_FROM(key, msg);
 		sm4j_key_unmap_v4(&key);
-		sm4j_peer_key(&peer, &key);
-		if (bpf_msg_redirect_hash(msg, &sock_hash, &peer, BPF_F_INGRESS) == SK_PASS) {
-			sm4j_count(&counters, SM4J_REDIRECT_MSGS, len);
-			return SK_PASS;
+		if (!bpf_map_lookup_elem(&fallback, &key)) {
+			sm4j_peer_key(&peer, &key);
+			if (bpf_msg_redirect_hash(msg, &sock_hash, &peer, BPF_F_INGRESS) == SK_PASS) {
+				sm4j_count(&counters, SM4J_REDIRECT_MSGS, len);
+				return SK_PASS;
+			}
+			/* the peer is not in the map (not yet, or no more): this and every later
+			 * message of this socket go through TCP, in order */
+			__u8 one = 1;
+			if (bpf_map_update_elem(&fallback, &key, &one, BPF_NOEXIST) == 0)
+				stat(ST_FELL_BACK);
 		}
 	}
-	/* peer gone (closed) or the bypass is stopping: deliver through TCP */
+	/* fallen back, or the bypass is stopping: deliver through TCP */
 	sm4j_count(&counters, SM4J_PASS_MSGS, len);
 	return SK_PASS;
 }

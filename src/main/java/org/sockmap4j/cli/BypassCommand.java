@@ -120,14 +120,14 @@ final class BypassCommand implements Callable<Integer> {
     static String line(LocalBypass.Stats s) {
         return "sockets " + s.sockets() + "  redirected " + s.redirectedMessages() + " msgs / " + s.redirectedBytes()
                 + " B  passed " + s.passedMessages() + " msgs / " + s.passedBytes() + " B  left alone "
-                + s.socketsNotLocal() + "  out of scope " + s.synsOutOfScope();
+                + s.socketsNotLocal() + "  out of scope " + s.synsOutOfScope() + "  fell back " + s.socketsFellBack();
     }
 
     static String keyValues(LocalBypass.Stats s) {
         return "redirected_msgs=" + s.redirectedMessages() + " redirected_bytes=" + s.redirectedBytes()
                 + " passed_msgs=" + s.passedMessages() + " passed_bytes=" + s.passedBytes() + " sockets=" + s.sockets()
                 + " sockets_inserted=" + s.socketsInserted() + " sockets_not_local=" + s.socketsNotLocal()
-                + " syns_out_of_scope=" + s.synsOutOfScope();
+                + " syns_out_of_scope=" + s.synsOutOfScope() + " sockets_fell_back=" + s.socketsFellBack();
     }
 
     static String json(LocalBypass.Stats s, boolean stopped) {
@@ -135,6 +135,6 @@ final class BypassCommand implements Callable<Integer> {
                 + s.redirectedMessages() + ",\"redirected_bytes\":" + s.redirectedBytes() + ",\"passed_msgs\":"
                 + s.passedMessages() + ",\"passed_bytes\":" + s.passedBytes() + ",\"sockets_inserted\":"
                 + s.socketsInserted() + ",\"sockets_not_local\":" + s.socketsNotLocal() + ",\"syns_out_of_scope\":"
-                + s.synsOutOfScope() + "}";
+                + s.synsOutOfScope() + ",\"sockets_fell_back\":" + s.socketsFellBack() + "}";
     }
 }

@@ -62,6 +62,7 @@ public final class LocalBypass implements AutoCloseable {
     private static final int ST_INSERTED = 0;
     private static final int ST_NOT_LOCAL = 1;
     private static final int ST_OUT_OF_SCOPE = 2;
+    private static final int ST_FELL_BACK = 3;
 
     private final Recipe r = new Recipe();
     private final List<Attachment> opsAttachments = new ArrayList<>();
@@ -79,11 +80,15 @@ public final class LocalBypass implements AutoCloseable {
 
     /**
      * What the bypass did so far: the sockets in it now, messages and bytes redirected to a local
-     * peer or passed to TCP (the peer closed first, or the bypass is stopping), sockets put in and
-     * sockets left alone because their peer is not a bypassed socket, SYNs out of scope.
+     * peer or passed to TCP, sockets put in and sockets left alone because their peer is not a
+     * bypassed socket, SYNs out of scope, and sockets that fell back to TCP for their sends: a
+     * message found its peer not in the map (a client that sent before its server socket existed,
+     * e.g. with TCP_DEFER_ACCEPT; or a peer that closed), so this socket keeps sending through TCP
+     * to keep its bytes in order.
      */
     public record Stats(int sockets, long redirectedMessages, long redirectedBytes, long passedMessages,
-            long passedBytes, long socketsInserted, long socketsNotLocal, long synsOutOfScope) {}
+            long passedBytes, long socketsInserted, long socketsNotLocal, long synsOutOfScope,
+            long socketsFellBack) {}
 
     private LocalBypass(Builder b) {
         this.drainGrace = b.drainGrace;
@@ -241,7 +246,7 @@ public final class LocalBypass implements AutoCloseable {
         Counters.Snapshot s = counters.snapshot();
         return new Stats(hash.keys().size(), s.redirectedMessages(), s.redirectedBytes(), s.passedMessages(),
                 s.passedBytes(), connStats.get(ST_INSERTED), connStats.get(ST_NOT_LOCAL),
-                connStats.get(ST_OUT_OF_SCOPE));
+                connStats.get(ST_OUT_OF_SCOPE), connStats.get(ST_FELL_BACK));
     }
 
     private void checkOpen() {

@@ -34,7 +34,8 @@ import static org.sockmap4j.cli.Cli.T;
 class BypassCliTest {
     private static final Pattern STOPPED =
             Pattern.compile("stopped redirected_msgs=\\d+ redirected_bytes=\\d+ passed_msgs=\\d+ passed_bytes=\\d+ "
-                    + "sockets=\\d+ sockets_inserted=\\d+ sockets_not_local=\\d+ syns_out_of_scope=\\d+");
+                    + "sockets=\\d+ sockets_inserted=\\d+ sockets_not_local=\\d+ syns_out_of_scope=\\d+ "
+                    + "sockets_fell_back=\\d+");
     private static final Pattern MAP_IDS = Pattern.compile("\"map_ids\":\\[([0-9,]*)\\]");
     private static final Pattern DUMP_ENTRY = Pattern.compile("key ([0-9a-f]{88}) \\((inet6? .+ -> .+)\\) cookie (\\d+)");
 
@@ -154,7 +155,8 @@ class BypassCliTest {
             long readyAt = System.nanoTime();
             assertThat(Cli.sockOpsProgram(cg.path())).isPresent();
             assertThat(cli.readLine(T)).isEqualTo("stopped redirected_msgs=0 redirected_bytes=0 passed_msgs=0 "
-                    + "passed_bytes=0 sockets=0 sockets_inserted=0 sockets_not_local=0 syns_out_of_scope=0");
+                    + "passed_bytes=0 sockets=0 sockets_inserted=0 sockets_not_local=0 syns_out_of_scope=0 "
+                    + "sockets_fell_back=0");
             assertThat(Cli.exitStatus(cli, T)).as("exit status; stderr: %s", cli.stderr()).isZero();
             assertThat(System.nanoTime() - readyAt).as("ran for about --duration")
                     .isGreaterThanOrEqualTo(TimeUnit.MILLISECONDS.toNanos(1500));

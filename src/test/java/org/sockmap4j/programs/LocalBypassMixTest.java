@@ -304,6 +304,7 @@ class LocalBypassMixTest {
                 // every request answered within its 1 s bound, body checked
                 assertThat(ok).as("stderr: %s", client.stderr()).startsWith("ok 10000 ");
                 int connections = Integer.parseInt(ok.split(" ")[2]);
+                System.out.println("HttpPeer client: " + ok + " (requests, connections, max us, warm-up max us)");
                 assertThat(client.waitFor(T)).isZero();
                 server.writeLine("end");
                 LocalBypass.Stats s = bypass.stats();
@@ -311,11 +312,49 @@ class LocalBypassMixTest {
                 assertThat(s.socketsInserted()).isEqualTo(2L * connections);
                 assertThat(s.socketsNotLocal()).isZero();
                 assertThat(s.redirectedBytes()).isGreaterThan(10000L * HttpPeer.BODY);
-                // each client sends its request right after connect(): had one done so before its
-                // server socket was in the map, that message would have passed (counted here) and a
-                // later redirected one could overtake it in the server's queue
-                assertThat(s.passedMessages()).isZero();
+                // each client sends its request right after connect(): one that does so before its
+                // server socket is in the map (seen in TCG guests: 2 of 272) falls back to TCP for
+                // its sends, and only then may messages pass
+                assertThat(s.passedMessages() == 0 || s.socketsFellBack() > 0).as("%s", s).isTrue();
             }
+        }
+    }
+
+    @Test
+    @Timeout(120)
+    void aClientThatSendsBeforeItsServerSocketExistsKeepsItsBytesInOrder() throws Exception {
+        // TCP_DEFER_ACCEPT: the server socket (and its map entry) comes with the first data, which
+        // the client therefore sent through TCP; a later message redirected into the server's
+        // queue would be read before it
+        try (NetNs a = NetNs.create(); NetNs b = NetNs.create();
+             TestCgroup cg = TestCgroup.create(); Cgroup cgroup = Cgroup.open(cg.path());
+             LocalBypass bypass = LocalBypass.attach(cgroup)) {
+            NetNs.vethPair(a, "10.0.0.1/24", b, "10.0.0.2/24");
+            try (ChildProcess server = ChildProcess.builder(DeferPeer.class.getName()).netns(a)
+                         .args("server", "10.0.0.1", "7270").start();
+                 ChildProcess client = ChildProcess.builder(DeferPeer.class.getName()).netns(b)
+                         .args("client", "10.0.0.1", "7270").start()) {
+                assertThat(server.readLine(T)).isEqualTo("ready");
+                assertThat(client.readLine(T)).isEqualTo("ready");
+                cg.addProcess(server.pid());
+                cg.addProcess(client.pid());
+                server.writeLine("go");
+                assertThat(server.readLine(T)).as("stderr: %s", server.stderr()).isEqualTo("listening");
+                client.writeLine("go");
+                assertThat(client.readLine(T)).isEqualTo("sent 1");
+                assertThat(server.readLine(T)).isEqualTo("accepted");
+                assertThat(bypass.sockets()).as("both ends are in the map by now").isEqualTo(2);
+                client.writeLine("send");
+                assertThat(client.readLine(T)).isEqualTo("sent 2");
+                server.writeLine("read");
+                assertThat(server.readLine(T)).isEqualTo("order ok");
+                client.writeLine("end");
+                assertThat(client.waitFor(T)).isZero();
+            }
+            LocalBypass.Stats s = bypass.stats();
+            assertThat(s.socketsFellBack()).isEqualTo(1);
+            assertThat(s.passedBytes()).isEqualTo(2000);
+            assertThat(s.redirectedMessages()).isZero();
         }
     }
 }
