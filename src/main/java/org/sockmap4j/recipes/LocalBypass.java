@@ -38,6 +38,12 @@ import org.sockmap4j.U32Array;
  * <p>IPv4, IPv6 and v4-mapped IPv6 (the JDK's dual-stack sockets) are bypassed; a dual-stack
  * socket and an IPv4-only peer are matched. Not bypassed: TCP Fast Open connections.
  *
+ * <p>A socket that sends while its peer is not in the map (a client whose first bytes leave before
+ * the server socket exists: always with a {@code TCP_DEFER_ACCEPT} listener, now and then on a slow
+ * machine; or a peer that closed) has that message go through TCP and then sends every later one
+ * through TCP too ({@link Stats#socketsFellBack()}): a receiver reads redirected bytes before its
+ * TCP receive queue, so a later redirected message would overtake the earlier one.
+ *
  * <pre>{@code
  * try (LocalBypass b = LocalBypass.builder().cgroup(frontend).cgroup(backend)
  *         .scope(BypassScope.all().ports("6379,8000-8100")).attach()) {
