@@ -73,7 +73,8 @@ final class BypassCommand implements Callable<Integer> {
             }
             try (LocalBypass bypass = b.attach()) {
                 Runner.runUntilStopped(ready(scope), duration,
-                        () -> line(bypass.stats()), json ? () -> System.out.println(json(bypass.stats(), false)) : null);
+                        () -> line(bypass.stats()),
+                        json ? () -> System.out.println(json(bypass.stats(), false)) : null);
                 LocalBypass.Stats s = bypass.stats();
                 System.out.println(json ? json(s, true) : "stopped " + keyValues(s));
             }

@@ -31,17 +31,37 @@ import static org.assertj.core.api.Assertions.assertThat;
 class LocalBypassMixTest {
     private static final Duration T = Duration.ofSeconds(30);
 
+    /**
+     * Starts {@code main} with {@code args} in {@code ns}, waits for its {@code ready} and puts it in
+     * {@code cg} (none if null); the child is closed if that fails.
+     */
+    private static ChildProcess readyIn(NetNs ns, TestCgroup cg, String main, List<String> jvmArgs, String... args) {
+        ChildProcess p = ChildProcess.builder(main).netns(ns).jvmArgs(jvmArgs.toArray(String[]::new)).args(args)
+                .start();
+        try {
+            assertThat(p.readLine(T)).as("stderr: %s", p).isEqualTo("ready");
+            if (cg != null) {
+                cg.addProcess(p.pid());
+            }
+            return p;
+        } catch (RuntimeException | AssertionError e) {
+            p.close();
+            throw e;
+        }
+    }
+
     /** A PingPong echo server for one connection, started in {@code ns}, listening when returned. */
     private static ChildProcess server(NetNs ns, TestCgroup cg, String host, int port, String... jvmArgs) {
-        ChildProcess p = ChildProcess.builder(PingPong.class.getName()).netns(ns).jvmArgs(jvmArgs)
-                .args("server", host, Integer.toString(port)).start();
-        assertThat(p.readLine(T)).isEqualTo("ready");
-        if (cg != null) {
-            cg.addProcess(p.pid());
+        ChildProcess p = readyIn(ns, cg, PingPong.class.getName(), List.of(jvmArgs), "server", host,
+                Integer.toString(port));
+        try {
+            p.writeLine("go");
+            assertThat(p.readLine(T)).isEqualTo("listening");
+            return p;
+        } catch (RuntimeException | AssertionError e) {
+            p.close();
+            throw e;
         }
-        p.writeLine("go");
-        assertThat(p.readLine(T)).isEqualTo("listening");
-        return p;
     }
 
     private static ChildProcess client(NetNs ns, TestCgroup cg, int count, int size, List<String> jvmArgs,
@@ -50,15 +70,15 @@ class LocalBypassMixTest {
         args[0] = Integer.toString(count);
         args[1] = Integer.toString(size);
         System.arraycopy(targets, 0, args, 2, targets.length);
-        ChildProcess p = ChildProcess.builder(MixClient.class.getName()).netns(ns)
-                .jvmArgs(jvmArgs.toArray(String[]::new)).args(args).start();
-        assertThat(p.readLine(T)).isEqualTo("ready");
-        if (cg != null) {
-            cg.addProcess(p.pid());
+        ChildProcess p = readyIn(ns, cg, MixClient.class.getName(), jvmArgs, args);
+        try {
+            p.writeLine("go");
+            assertThat(p.readLine(T)).as("stderr: %s", p).isEqualTo("connected");
+            return p;
+        } catch (RuntimeException | AssertionError e) {
+            p.close();
+            throw e;
         }
-        p.writeLine("go");
-        assertThat(p.readLine(T)).as("stderr: %s", p).isEqualTo("connected");
-        return p;
     }
 
     private static void round(ChildProcess client, int n) {
@@ -289,14 +309,9 @@ class LocalBypassMixTest {
              TestCgroup cg = TestCgroup.create(); Cgroup cgroup = Cgroup.open(cg.path());
              LocalBypass bypass = LocalBypass.attach(cgroup)) {
             NetNs.vethPair(a, "10.0.0.1/24", b, "10.0.0.2/24");
-            try (ChildProcess server = ChildProcess.builder(HttpPeer.class.getName()).netns(a)
-                         .args("server", "10.0.0.1", "8080").start();
-                 ChildProcess client = ChildProcess.builder(HttpPeer.class.getName()).netns(b)
-                         .args("client", "10.0.0.1", "8080", "10000").start()) {
-                assertThat(server.readLine(T)).isEqualTo("ready");
-                assertThat(client.readLine(T)).isEqualTo("ready");
-                cg.addProcess(server.pid());
-                cg.addProcess(client.pid());
+            String http = HttpPeer.class.getName();
+            try (ChildProcess server = readyIn(a, cg, http, List.of(), "server", "10.0.0.1", "8080");
+                 ChildProcess client = readyIn(b, cg, http, List.of(), "client", "10.0.0.1", "8080", "10000")) {
                 server.writeLine("go");
                 assertThat(server.readLine(T)).isEqualTo("listening");
                 client.writeLine("go");
@@ -330,14 +345,9 @@ class LocalBypassMixTest {
              TestCgroup cg = TestCgroup.create(); Cgroup cgroup = Cgroup.open(cg.path());
              LocalBypass bypass = LocalBypass.attach(cgroup)) {
             NetNs.vethPair(a, "10.0.0.1/24", b, "10.0.0.2/24");
-            try (ChildProcess server = ChildProcess.builder(DeferPeer.class.getName()).netns(a)
-                         .args("server", "10.0.0.1", "7270").start();
-                 ChildProcess client = ChildProcess.builder(DeferPeer.class.getName()).netns(b)
-                         .args("client", "10.0.0.1", "7270").start()) {
-                assertThat(server.readLine(T)).isEqualTo("ready");
-                assertThat(client.readLine(T)).isEqualTo("ready");
-                cg.addProcess(server.pid());
-                cg.addProcess(client.pid());
+            String defer = DeferPeer.class.getName();
+            try (ChildProcess server = readyIn(a, cg, defer, List.of(), "server", "10.0.0.1", "7270");
+                 ChildProcess client = readyIn(b, cg, defer, List.of(), "client", "10.0.0.1", "7270")) {
                 server.writeLine("go");
                 assertThat(server.readLine(T)).as("stderr: %s", server.stderr()).isEqualTo("listening");
                 client.writeLine("go");
