@@ -16,8 +16,8 @@ import org.sockmap4j.internal.unix.Libc;
 
 /**
  * Two messages, with a pause, from a client that sends right after connect() to a server whose
- * listener has TCP_DEFER_ACCEPT (as nginx's {@code listen ... deferred} and HAProxy by default):
- * the kernel makes the server socket only when the first data arrives. Protocol: prints
+ * listener has TCP_DEFER_ACCEPT (as nginx's {@code listen ... deferred} and HAProxy's
+ * {@code defer-accept} set it): the kernel makes the server socket only when the first data arrives. Protocol: prints
  * {@code ready}, waits for {@code go}, then:
  * <ul>
  * <li>{@code server HOST PORT}: listens with TCP_DEFER_ACCEPT, prints {@code listening}; prints
