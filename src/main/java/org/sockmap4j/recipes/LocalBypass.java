@@ -8,7 +8,6 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 
-import org.sockmap4j.Attachment;
 import org.sockmap4j.BpfObject;
 import org.sockmap4j.Cgroup;
 import org.sockmap4j.Cidr;
@@ -71,7 +70,7 @@ public final class LocalBypass implements AutoCloseable {
     private static final int ST_FELL_BACK = 3;
 
     private final Recipe r = new Recipe();
-    private final List<Attachment> opsAttachments = new ArrayList<>();
+    private final Recipe opsAttachments = new Recipe(); // closed first, apart from the rest
     private final Duration drainGrace;
     private SockHash<ConnectionKey> hash;
     private Counters counters;
@@ -115,7 +114,7 @@ public final class LocalBypass implements AutoCloseable {
                 opsAttachments.add(ops.attach(cg));
             }
         } catch (RuntimeException e) {
-            closeAttachments();
+            opsAttachments.close();
             r.close();
             throw e;
         }
@@ -272,7 +271,7 @@ public final class LocalBypass implements AutoCloseable {
         }
         closed = true;
         try {
-            closeAttachments(); // no socket enters the map any more
+            opsAttachments.close(); // no socket enters the map any more
             scopeFlags.set(SCOPE_DRAIN, 1); // new sends go through TCP
             if (!drainGrace.isZero()) {
                 try {
@@ -284,25 +283,6 @@ public final class LocalBypass implements AutoCloseable {
             Recipe.clear(hash);
         } finally {
             r.close();
-        }
-    }
-
-    private void closeAttachments() {
-        RuntimeException first = null;
-        for (Attachment a : opsAttachments) {
-            try {
-                a.close();
-            } catch (RuntimeException e) {
-                if (first == null) {
-                    first = e;
-                } else {
-                    first.addSuppressed(e);
-                }
-            }
-        }
-        opsAttachments.clear();
-        if (first != null) {
-            throw first;
         }
     }
 }
