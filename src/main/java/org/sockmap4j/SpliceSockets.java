@@ -2,19 +2,16 @@ package org.sockmap4j;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
 
 import org.sockmap4j.internal.unix.Libc;
 import org.sockmap4j.internal.unix.SockOpt;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 /**
- * The socket calls of a {@link Splicer}'s hand-off and teardown: checking that a socket can be
- * spliced, writing bytes fully, draining a receive queue to a segment boundary, nudging the
- * verdict, resetting.
+ * The socket calls of a {@link Splicer}'s switch and teardown: checking that a socket can be
+ * spliced, nudging the verdict, resetting.
  */
 final class SpliceSockets {
     private SpliceSockets() {}
@@ -22,7 +19,6 @@ final class SpliceSockets {
     static final int TCP_ESTABLISHED = 1;
     static final int TCP_CLOSE = 7;
     static final int TCP_CLOSE_WAIT = 8;
-    private static final int BUF = 256 * 1024;
 
     /**
      * Throws unless {@code fd} is a connected TCP socket (IPv4 or IPv6): ESTABLISHED, or
@@ -62,64 +58,6 @@ final class SpliceSockets {
                 return -1;
             }
             return info.get(JAVA_BYTE, 0) & 0xff;
-        }
-    }
-
-    /** Writes {@code b} fully to {@code fd}, waiting for room until {@code deadline} (nanoTime). */
-    static void writeAll(int fd, ByteBuffer b, long deadline, String what) {
-        if (b == null || !b.hasRemaining()) {
-            return;
-        }
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment seg = arena.allocate(b.remaining());
-            MemorySegment.copy(MemorySegment.ofBuffer(b), 0, seg, 0, b.remaining());
-            writeAll(fd, seg, deadline, what, arena);
-            b.position(b.limit());
-        }
-    }
-
-    /** Writes {@code seg} fully to {@code fd}, waiting for room until {@code deadline} (nanoTime). */
-    static void writeAll(int fd, MemorySegment seg, long deadline, String what) {
-        try (Arena arena = Arena.ofConfined()) {
-            writeAll(fd, seg, deadline, what, arena);
-        }
-    }
-
-    private static void writeAll(int fd, MemorySegment seg, long deadline, String what, Arena arena) {
-        long off = 0;
-        while (off < seg.byteSize()) {
-            long n = Libc.send(fd, seg.asSlice(off), Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT);
-            if (n == -Errno.EAGAIN.code()) {
-                if (System.nanoTime() > deadline) {
-                    throw new BpfException("send", what, Errno.ETIMEDOUT.code(),
-                            "the receiving side took no data for too long during the hand-off");
-                }
-                waitWritable(fd, arena);
-            } else if (n == -Errno.EINTR.code()) {
-                continue;
-            } else if (n < 0) {
-                throw Errors.of("send", what, (int) -n, Errors.Op.SOCKET);
-            } else {
-                off += n;
-            }
-        }
-    }
-
-    /**
-     * Waits a little for room on {@code fd}. A virtual thread parks instead of blocking in
-     * {@code poll(2)}: a native call pins its carrier, and with every carrier pinned no other
-     * virtual thread (a proxy's acceptor, the peer that should read) can run.
-     */
-    private static void waitWritable(int fd, Arena arena) {
-        MemorySegment pfd = arena.allocate(8, 4);
-        pfd.set(JAVA_INT, 0, fd);
-        pfd.set(JAVA_SHORT, 4, Libc.POLLOUT);
-        if (Thread.currentThread().isVirtual()) {
-            if (Libc.poll(pfd, 0) == 0) {
-                java.util.concurrent.locks.LockSupport.parkNanos(200_000);
-            }
-        } else {
-            Libc.poll(pfd, 100);
         }
     }
 

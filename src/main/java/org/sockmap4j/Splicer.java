@@ -22,59 +22,59 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 /**
- * Kernel-spliced TCP proxying (SK_SKB verdict, ingress to egress; Linux 5.13+ for skb_verdict):
- * after a proxy has accepted a client, read what it needed and connected upstream,
- * {@link #splice} hands both sockets to the kernel, which from then on moves every byte each way
- * without waking the JVM. One Splicer serves many pairs (one map, one attached program, one watcher
+ * Kernel-spliced TCP proxying (SK_SKB verdict, ingress to egress; Linux 5.13+ for skb_verdict,
+ * 4.14+ with a stream parser): after a proxy has accepted a client, read what it needed and
+ * connected upstream, {@link #splice} hands both sockets to the Splicer, which from then on moves
+ * every byte each way. One Splicer serves many pairs (one map, one attached program, one watcher
  * thread).
  *
- * <h2>Hand-off</h2>
- * {@code splice} first checks both sockets (connected TCP, not already in a pair of this
- * Splicer) and refuses before touching any data. It then writes the bytes the proxy already read
- * but not yet forwarded, and moves whatever is queued on each socket to the other itself, until
- * the receive queue is empty: the kernel's verdict reader takes whole queued segments, ignoring
- * how much of one was already read, so a socket must enter the map with nothing partly read.
- * Both sockets then enter the map that redirects can reach before either enters the map whose
- * verdict redirects, so no redirect ever misses its target; finally each socket is nudged
- * ({@code SO_RCVLOWAT}) so the verdict runs over anything that arrived meanwhile. No byte is lost,
- * repeated or reordered, and the JVM never reads spliced data. Both sockets get TCP_NODELAY
- * (see {@link Builder#noDelay}).
+ * <h2>Relay, then kernel</h2>
+ * Splicing costs a fixed amount per connection and pays off only for connections that live long
+ * or move many bytes, so by default ({@link SplicePolicy#auto()}) a new pair is first relayed in
+ * user space by the watcher thread (non-blocking, epoll) and handed to the kernel once it moved
+ * 64 KiB or lived 100 ms; short exchanges end while still relayed, as fast as a good user-space
+ * proxy. {@link SplicePolicy#always()} splices at once. {@code splice} itself only checks both
+ * sockets (connected TCP, not already in a pair of this Splicer, refused before any data is
+ * touched), writes what the proxy already read and registers the pair: it returns in
+ * microseconds and never blocks.
  *
- * <p>A side whose peer has already sent FIN (CLOSE_WAIT) cannot enter a socket map. Such a pair,
- * whether it was so when {@code splice} was called or became so during the hand-off, is relayed
- * by the watcher thread in user space instead; if the client closes just after the upstream's
- * redirect went live, only the client's direction is relayed.
- *
- * <h2>Known limits (Linux 6.18)</h2>
- * <ul>
- * <li>There is no backpressure between the two sides: data redirected to a side whose peer does
- * not read waits in that socket's psock queue without limit (measured: 1 GiB accepted in 5 s,
- * about 870 MB of kernel memory, all delivered once the peer read).</li>
- * <li>Each direction's redirects are sent by one psock work item, which retries a full socket
- * only a jiffy later: a single flow is capped near one send buffer per jiffy (small fixed
- * buffers hurt; autotuning or 4 MiB is fine), and each message pays a kworker wake-up per
- * direction (about 10 us more per round trip than a direct connection here, a user-space relay
- * adds about 5x that; see docs/performance.md).</li>
- * <li>If the kernel stops redirecting to a socket (it reports EPIPE on it), the stream is broken
- * and both sides are reset; a pair whose redirect backlog does not drain within 60 s after one
- * side's FIN is reset too.</li>
- * <li>Relayed pairs (see above) are copied by the one watcher thread with blocking writes.</li>
- * </ul>
+ * <h2>The switch to the kernel</h2>
+ * The kernel's verdict reader takes whole queued segments, ignoring how much of one was already
+ * read, so a socket may enter the map only when its receive queue was read to empty and nothing
+ * was read since, and every byte the relay read has been written on. The watcher waits for that
+ * moment (a side whose peer does not read simply keeps its bytes pending, with TCP backpressure
+ * on the sender, and the pair stays relayed meanwhile). Both sockets then enter the map that
+ * redirects can reach before either enters the map whose verdict redirects, so no redirect ever
+ * misses its target; finally each socket is nudged ({@code SO_RCVLOWAT}) so the verdict runs over
+ * anything that arrived meanwhile. No byte is lost, repeated or reordered. A pair a side of which
+ * has sent FIN (CLOSE_WAIT cannot enter a socket map), or that the maps cannot take (more than
+ * {@link Builder#maxPairs} spliced at once), stays relayed to its end. Both sockets get
+ * TCP_NODELAY (see {@link Builder#noDelay}).
  *
  * <h2>End of stream</h2>
- * The kernel does not forward FIN or RST. The watcher sees each side's end: on EOF it waits until
- * everything redirected towards the other side has been handed to that side's TCP (the redirect
- * backlog may still hold some), then shuts down the other side's output; when both directions have
- * ended it closes both sockets. A reset on one side resets the other. The pair's
- * {@link SplicedPair#done()} then completes with its byte counts. The Splicer owns the sockets it
- * splices: it closes them (channels through the channel).
+ * The kernel does not forward FIN or RST. A relayed pair passes a FIN on as soon as everything
+ * before it was written. For a spliced pair the watcher sees each side's end (EPOLLRDHUP), waits
+ * until everything redirected towards the other side has been handed to that side's TCP (the
+ * redirect backlog may still hold some: looked at again after 20 us, doubling up to 1 ms), then
+ * shuts down the other side's output; when both directions have ended it closes both sockets. A
+ * reset on one side resets the other. The pair's {@link SplicedPair#done()} then completes with
+ * its byte counts, and {@link SplicedPair#timeline()} tells when each step happened. The Splicer
+ * owns the sockets it splices: it closes them (channels through the channel).
+ *
+ * <p>Known limits of the kernel path are in docs/performance.md ("Proxying"): redirected data
+ * towards a side whose peer does not read is queued by the kernel without backpressure; a single
+ * spliced flow is sent by one kernel work item per direction.
  *
  * <p>Thread-safe. {@link #close()} closes every pair and detaches the program.
  */
 public final class Splicer implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("org.sockmap4j");
     private static final long DRAIN_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(60);
-    private static final long HANDOFF_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(30);
+    private static final int BUF = 64 * 1024;
+    private static final int BOUNDARY_BUF = 1 << 20;
+    private static final long BOUNDARY_LIMIT = 16L << 20;
+    private static final long FIRST_LOOK_NANOS = 20_000;
+    private static final long LAST_LOOK_NANOS = 1_000_000;
 
     private final BpfObject obj;
     private final SockHash<Long> socks;
@@ -89,6 +89,16 @@ public final class Splicer implements AutoCloseable {
     private final AtomicLong ids = new AtomicLong();
     private final Map<Long, Pair> byCookie = new ConcurrentHashMap<>();
     private final Object statsLock = new Object();
+    /** Relayed pairs in the order their age limit comes (the policy's age is the same for all). */
+    private final java.util.Queue<Pair> byAge = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    /** Spliced pairs whose end of stream waits for the redirect backlog or the verdict. */
+    private final java.util.Set<Pair> draining = ConcurrentHashMap.newKeySet();
+    private final java.util.Queue<MemorySegment> buffers = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final AtomicLong spliced = new AtomicLong();
+    private final SplicePolicy policy;
+    /** readToBoundary's buffer (locked while in use). */
+    private final MemorySegment boundaryBuf = Arena.ofAuto().allocate(BOUNDARY_BUF);
+    private volatile boolean mapsFullLogged;
     private long closedPairs;
     private long closedC2u;
     private long closedU2c;
@@ -96,8 +106,12 @@ public final class Splicer implements AutoCloseable {
     private final Framing framing;
     private volatile boolean closed;
 
-    /** Statistics of a Splicer: pairs open and ended, bytes each way (ended pairs plus open ones). */
-    public record Stats(int pairsOpen, long pairsClosed, long clientToUpstream, long upstreamToClient) {}
+    /**
+     * Statistics of a Splicer: pairs open and ended, bytes each way (ended pairs plus open ones),
+     * and how many pairs were handed to the kernel (the others were relayed to their end).
+     */
+    public record Stats(int pairsOpen, long pairsClosed, long clientToUpstream, long upstreamToClient,
+            long pairsSpliced) {}
 
     /** How the kernel frames data before the verdict. */
     public enum Framing {
@@ -116,8 +130,9 @@ public final class Splicer implements AutoCloseable {
         }
     }
 
-    private Splicer(int maxPairs, Framing framing, boolean noDelay) {
+    private Splicer(int maxPairs, Framing framing, boolean noDelay, SplicePolicy policy) {
         this.noDelay = noDelay;
+        this.policy = policy;
         this.framing = framing;
         BpfObject o = BpfObject.openBundled("splice");
         try {
@@ -146,11 +161,16 @@ public final class Splicer implements AutoCloseable {
     }
 
     /**
-     * A Splicer for up to 10,000 concurrent pairs, with skb_verdict framing (stream-parser framing
-     * on kernels before 5.13).
+     * A Splicer for up to 10,000 concurrent spliced pairs, with skb_verdict framing (stream-parser
+     * framing on kernels before 5.13) and the {@link SplicePolicy#auto()} policy.
      */
     public static Splicer create() {
         return builder().create();
+    }
+
+    /** When this Splicer hands a pair to the kernel (see {@link Builder#policy}). */
+    public SplicePolicy policy() {
+        return policy;
     }
 
     /** The framing this Splicer attached (see {@link Builder#framing}). */
@@ -168,8 +188,18 @@ public final class Splicer implements AutoCloseable {
         private int maxPairs = 10_000;
         private Framing framing;
         private boolean noDelay = true;
+        private SplicePolicy policy = SplicePolicy.auto();
 
         private Builder() {}
+
+        /**
+         * When pairs move from the user-space relay into the kernel: {@link SplicePolicy#auto()}
+         * (the default: after 64 KiB or 100 ms) or {@link SplicePolicy#always()}.
+         */
+        public Builder policy(SplicePolicy policy) {
+            this.policy = java.util.Objects.requireNonNull(policy, "policy");
+            return this;
+        }
 
         /**
          * Whether {@code splice} turns TCP_NODELAY on for both sockets (default true): a proxy
@@ -181,7 +211,10 @@ public final class Splicer implements AutoCloseable {
             return this;
         }
 
-        /** Concurrent pairs the maps hold (default 10,000; each pair takes two sockets). */
+        /**
+         * Concurrent spliced pairs the maps hold (default 10,000; each pair takes two sockets);
+         * pairs beyond it stay relayed in user space.
+         */
         public Builder maxPairs(int maxPairs) {
             if (maxPairs < 1 || maxPairs > 1 << 24) {
                 throw new IllegalArgumentException("maxPairs must be 1.." + (1 << 24) + ", got " + maxPairs);
@@ -203,7 +236,7 @@ public final class Splicer implements AutoCloseable {
 
         /** Loads the bundled splice program, sizes its maps and attaches it. */
         public Splicer create() {
-            return new Splicer(maxPairs, framing == null ? Framing.kernelDefault() : framing, noDelay);
+            return new Splicer(maxPairs, framing == null ? Framing.kernelDefault() : framing, noDelay, policy);
         }
     }
 
@@ -217,21 +250,22 @@ public final class Splicer implements AutoCloseable {
     /**
      * Splices two connected TCP channels after writing what the proxy already read and has not
      * forwarded: {@code toUpstream} (read from the client) and {@code toClient} (read from the
-     * upstream); either may be null. The Splicer owns (and will close) both channels.
+     * upstream); either may be null. The Splicer owns (and will close) both channels. Never
+     * blocks: what a side cannot take at once is written by the watcher.
      *
      * @throws UnsupportedSocketException if either is not an established TCP socket (nothing was
      *         touched: the caller keeps both)
      * @throws IllegalArgumentException if both are the same socket or either is already spliced
      *         (nothing was touched)
-     * @throws BpfException if the hand-off failed after it began moving data: both sockets have
-     *         then been reset and closed
+     * @throws IllegalStateException if the Splicer is closed (nothing was touched)
      */
     public SplicedPair splice(SocketChannel client, ByteBuffer toUpstream, SocketChannel upstream, ByteBuffer toClient) {
         java.util.Objects.requireNonNull(client, "client");
         java.util.Objects.requireNonNull(upstream, "upstream");
+        long t0 = System.nanoTime();
         int c = ChannelFds.fdOf(client);
         int u = ChannelFds.fdOf(upstream);
-        return register(c, client, toUpstream, u, upstream, toClient);
+        return register(t0, c, client, toUpstream, u, upstream, toClient);
     }
 
     /**
@@ -239,7 +273,7 @@ public final class Splicer implements AutoCloseable {
      * and closes them when the pair ends.
      */
     public SplicedPair splice(int clientFd, int upstreamFd) {
-        return register(clientFd, null, null, upstreamFd, null, null);
+        return register(System.nanoTime(), clientFd, null, null, upstreamFd, null, null);
     }
 
     /**
@@ -248,11 +282,11 @@ public final class Splicer implements AutoCloseable {
      * fds. Errors as for {@link #splice(SocketChannel, ByteBuffer, SocketChannel, ByteBuffer)}.
      */
     public SplicedPair splice(int clientFd, ByteBuffer toUpstream, int upstreamFd, ByteBuffer toClient) {
-        return register(clientFd, null, toUpstream, upstreamFd, null, toClient);
+        return register(System.nanoTime(), clientFd, null, toUpstream, upstreamFd, null, toClient);
     }
 
-    private SplicedPair register(int cFd, SocketChannel cCh, ByteBuffer toUpstream, int uFd, SocketChannel uCh,
-            ByteBuffer toClient) {
+    private SplicedPair register(long t0, int cFd, SocketChannel cCh, ByteBuffer toUpstream, int uFd,
+            SocketChannel uCh, ByteBuffer toClient) {
         if (closed) {
             throw new IllegalStateException("the Splicer is closed");
         }
@@ -267,89 +301,310 @@ public final class Splicer implements AutoCloseable {
             throw new IllegalArgumentException("client and upstream are the same socket (cookie " + cCookie + ")");
         }
         long id = ids.incrementAndGet();
-        Pair p = new Pair(id, new Side(cFd, cCh, cCookie), new Side(uFd, uCh, uCookie), new SplicedPair(this, id));
+        Pair p = new Pair(id, new Side(cFd, cCh, cCookie), new Side(uFd, uCh, uCookie), new SplicedPair(this, id), t0);
         reserve(p);
-        boolean touched = false;
-        try {
-            long deadline = System.nanoTime() + HANDOFF_TIMEOUT_NANOS;
-            touched = true;
-            if (noDelay) {
-                SpliceSockets.noDelay(cFd);
-                SpliceSockets.noDelay(uFd);
-            }
-            // pending bytes first, then what is queued, both ways, until each queue was read to
-            // empty: from then on the verdict sees only whole segments nobody read
-            try (Arena arena = Arena.ofConfined()) {
-                HandOffPump.Side[] moved = HandOffPump.run(cFd, toUpstream, uFd, toClient, deadline, arena);
-                handedOff(p.client, moved[0]);
-                handedOff(p.upstream, moved[1]);
-            }
-            p.client.handedBase = TcpQueues.handedToTcp(cFd);
-            p.upstream.handedBase = TcpQueues.handedToTcp(uFd);
-            received(p.client);
-            received(p.upstream);
-            // a side that already sent FIN cannot enter a socket map (the kernel takes ESTABLISHED
-            // only): the watcher relays the other direction in user space. A FIN can also arrive
-            // between the drain and an insert: until a redirect is live, fall back to the relay;
-            // after (only the client's verdict insert is left then), relay just that direction.
-            p.relay = p.client.eof || p.upstream.eof;
-            if (!p.relay) {
-                peers.put(cCookie, uCookie);
-                peers.put(uCookie, cCookie);
-                // reachable as targets first, then redirecting: no redirect can miss its target
-                p.relay = !insert(targets, p.client) || !insert(targets, p.upstream) || !insert(socks, p.upstream);
-                if (p.relay) {
-                    unmap(p); // nothing was redirected yet
-                    p.client.spliced = false;
-                    p.upstream.spliced = false;
-                } else {
-                    insert(socks, p.client); // refused: the client's bytes are relayed, the upstream's spliced
-                    SpliceSockets.kick(uFd);
-                    SpliceSockets.kick(cFd);
+        MemorySegment buf = null;
+        synchronized (p) {
+            try {
+                if (noDelay) {
+                    SpliceSockets.noDelay(cFd);
+                    SpliceSockets.noDelay(uFd);
                 }
+                p.client.preload(toUpstream);
+                p.upstream.preload(toClient);
+                pairs.put(id, p);
+                flush(p, p.client, p.upstream);
+                flush(p, p.upstream, p.client);
+                if (policy.immediate() && !p.ended) {
+                    p.want = true;
+                    buf = borrow();
+                    trySwitch(p, buf);
+                }
+                if (!p.ended) {
+                    watch(p);
+                }
+            } catch (RuntimeException e) {
+                end(p, SplicedPair.End.RESET);
+                throw e;
+            } finally {
+                if (buf != null) {
+                    buffers.add(buf);
+                }
+                p.spliceCallNanos = System.nanoTime() - t0;
             }
-            watch(p, p.client, id << 1);
-            watch(p, p.upstream, id << 1 | 1);
-            pairs.put(id, p);
-            if (p.relay) {
-                progress(p); // propagate the FIN the hand-off read
+        }
+        if (!policy.immediate()) {
+            p.wantAt = t0 + policy.age().toNanos();
+            boolean first = byAge.isEmpty();
+            byAge.add(p);
+            if (first) {
+                epoll.wakeUp(); // the watcher may be asleep for up to a second: set its alarm
             }
-        } catch (RuntimeException e) {
-            epoll.remove(cFd);
-            epoll.remove(uFd);
-            unmap(p);
-            release(p);
-            if (touched) {
-                SpliceSockets.reset(cFd);
-                SpliceSockets.reset(uFd);
-                close(p.client);
-                close(p.upstream);
-            }
-            throw e;
         }
         return p.handle;
     }
 
+    private MemorySegment borrow() {
+        MemorySegment b = buffers.poll();
+        return b != null ? b : Arena.ofAuto().allocate(BUF);
+    }
+
+    // ---- the relay ----
+
+    /**
+     * Reads {@code from} and writes what it read to {@code to}, until a read empties the queue
+     * (it says EAGAIN or does not fill the buffer: tcp_recvmsg stops short only when nothing is
+     * left), {@code to} cannot take more (the rest waits in {@code from}'s pending bytes, and
+     * {@code from} is not read until they are written), {@code from} ends, 16 reads were made or
+     * the policy came to want the pair spliced.
+     */
+    private void pump(Pair p, Side from, Side to, MemorySegment buf) {
+        boolean wanted = p.want;
+        // a bounded number of reads: other pairs get their turn, and a pair the policy now wants
+        // spliced tries the switch at once (epoll is level-triggered: the rest wakes us again)
+        for (int reads = 0; reads < 16 && !p.ended && !from.eof && !from.hasPending(); reads++) {
+            if (p.want != wanted) {
+                return;
+            }
+            long r = Libc.recv(from.fd, buf, Libc.MSG_DONTWAIT);
+            if (r == -Errno.EAGAIN.code()) {
+                from.clean = true;
+                return;
+            }
+            if (r == -Errno.EINTR.code()) {
+                continue;
+            }
+            if (r < 0) {
+                endOnError(p, from, (int) -r);
+                return;
+            }
+            if (r == 0) {
+                sawEnd(p, from, to);
+                return;
+            }
+            // a read that did not fill the buffer emptied the queue: it ended at a segment
+            // boundary, with nothing partly read, which is all the verdict reader needs
+            from.clean = r < buf.byteSize();
+            from.handedOff += r;
+            if (!p.live && (p.relayed += r) >= policy.bytes()) {
+                p.want = true;
+            }
+            long w = Libc.send(to.fd, buf.asSlice(0, r), Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT);
+            if (w == -Errno.EAGAIN.code() || w == -Errno.EINTR.code()) {
+                w = 0;
+            } else if (w < 0) {
+                endOnError(p, to, (int) -w);
+                return;
+            }
+            if (w < r) {
+                from.keep(buf.asSlice(w, r - w));
+                return;
+            }
+            if (from.clean) {
+                return; // epoll is level-triggered: more data wakes the watcher again
+            }
+        }
+    }
+
+    /** Writes {@code from}'s pending bytes to {@code to}, as far as it takes them. */
+    private void flush(Pair p, Side from, Side to) {
+        while (from.hasPending() && !p.ended) {
+            long w = Libc.send(to.fd, from.pending.asSlice(from.pendOff, from.pendLen - from.pendOff),
+                    Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT);
+            if (w == -Errno.EAGAIN.code()) {
+                return;
+            }
+            if (w == -Errno.EINTR.code()) {
+                continue;
+            }
+            if (w < 0) {
+                endOnError(p, to, (int) -w);
+                return;
+            }
+            from.pendOff += w;
+        }
+        if (!from.hasPending()) {
+            from.pending = null;
+            from.pendOff = from.pendLen = 0;
+            if (from.eof && !p.ended) {
+                passEnd(p, from, to);
+            }
+        }
+    }
+
+    /** {@code from} sent FIN. */
+    private void sawEnd(Pair p, Side from, Side to) {
+        from.eof = true;
+        from.eofAt = System.nanoTime();
+        from.finBeforeVerdictAt = 0;
+        passEnd(p, from, to);
+    }
+
+    /** Passes {@code from}'s FIN on to {@code to} once it may, and ends the pair when both ended. */
+    private void passEnd(Pair p, Side from, Side to) {
+        if (!from.spliced && !from.hasPending() && !to.shutdownSent) {
+            shutdown(to); // a relayed direction: everything before the FIN was written already
+        }
+        progress(p);
+    }
+
+    private static void shutdown(Side to) {
+        Libc.shutdown(to.fd, Libc.SHUT_WR);
+        to.shutdownSent = true;
+        to.shutdownAt = System.nanoTime();
+    }
+
+    // ---- the switch to the kernel ----
+
+    /**
+     * Hands what it can of a relayed pair to the kernel: both sockets enter {@code targets}
+     * (neither may have ended: a socket in CLOSE_WAIT cannot enter a socket map), then each
+     * direction separately enters {@code socks} once its source was read to empty with nothing
+     * read since and everything read from it was written on. Directions switch one at a time
+     * because with both peers streaming, both directions are seldom clean at the same moment.
+     */
+    private void trySwitch(Pair p, MemorySegment buf) {
+        if (!p.want || p.ended || p.stayRelayed) {
+            return;
+        }
+        p.tries++;
+        if (!p.live) {
+            if (p.client.eof || p.upstream.eof || !enterTargets(p)) {
+                p.stayRelayed = true;
+                return;
+            }
+        }
+        switchDirection(p, p.upstream, p.client, buf);
+        switchDirection(p, p.client, p.upstream, buf);
+    }
+
+    /** Both sockets become redirect targets; false (and nothing left in the maps) if refused. */
+    private boolean enterTargets(Pair p) {
+        boolean in;
+        try {
+            peers.put(p.client.cookie, p.upstream.cookie);
+            peers.put(p.upstream.cookie, p.client.cookie);
+            in = insert(targets, p.client) && insert(targets, p.upstream);
+        } catch (RuntimeException e) {
+            if (!mapsFullLogged) {
+                mapsFullLogged = true;
+                LOG.log(System.Logger.Level.WARNING, "sockmap4j: a pair could not enter the splice maps ({0}); such "
+                        + "pairs stay relayed in user space (logged once)", e.getMessage());
+            }
+            in = false;
+        }
+        if (!in) {
+            unmap(p); // nothing was redirected yet
+        }
+        p.live = in;
+        return in;
+    }
+
+    /** Puts {@code s} in {@code socks} if it is clean with nothing pending: from then on its verdict redirects. */
+    private void switchDirection(Pair p, Side s, Side o, MemorySegment buf) {
+        if (p.ended || s.spliced || s.refused || s.eof || s.hasPending()) {
+            return;
+        }
+        if (!s.clean) {
+            pump(p, s, o, buf);
+            if (!p.ended && !s.clean && !s.eof && s.hasPending()) {
+                readToBoundary(p, s, o);
+            }
+            if (p.ended || !s.clean || s.hasPending() || s.eof) {
+                return; // when the pending bytes were written (EPOLLOUT), s unread since
+            }
+        }
+        o.handedBase = TcpQueues.handedToTcp(o.fd);
+        received(s);
+        try {
+            if (!insert(socks, s)) {
+                s.refused = true; // FIN meanwhile: this direction stays relayed
+                return;
+            }
+        } catch (RuntimeException e) {
+            s.refused = true;
+            LOG.log(System.Logger.Level.DEBUG, "sockmap4j: pair {0}: the {1} stays relayed ({2})", p.id,
+                    s == p.client ? "client" : "upstream", e.getMessage());
+            return;
+        }
+        if (p.liveAt == 0) {
+            p.liveAt = System.nanoTime();
+            spliced.incrementAndGet();
+        }
+        SpliceSockets.kick(s.fd);
+    }
+
+    /**
+     * A source that streams faster than its target takes is never found clean by the relay: each
+     * read fills the buffer and leaves the rest of a segment queued. To switch it anyway, read
+     * what is queued in large reads until one comes back short (nothing partly read), keeping it
+     * all as pending bytes (at most {@link #BOUNDARY_LIMIT}; the sender is held back by TCP
+     * meanwhile), then leave the socket unread until they are written: it is then clean.
+     */
+    private void readToBoundary(Pair p, Side s, Side o) {
+        synchronized (boundaryBuf) { // the watcher's and a caller's pairs may switch at the same time
+            readToBoundary(p, s, o, boundaryBuf);
+        }
+    }
+
+    private void readToBoundary(Pair p, Side s, Side o, MemorySegment big) {
+        long total = s.pendLen - s.pendOff;
+        java.util.List<MemorySegment> parts = new ArrayList<>();
+        while (total < BOUNDARY_LIMIT) {
+            long r = Libc.recv(s.fd, big, Libc.MSG_DONTWAIT);
+            if (r == -Errno.EINTR.code()) {
+                continue;
+            }
+            if (r == -Errno.EAGAIN.code()) {
+                s.clean = true;
+                break;
+            }
+            if (r < 0) {
+                endOnError(p, s, (int) -r);
+                return;
+            }
+            if (r == 0) {
+                s.eof = true; // passed on once the pending bytes are written (flush)
+                s.eofAt = System.nanoTime();
+                break;
+            }
+            MemorySegment part = Arena.ofAuto().allocate(r);
+            MemorySegment.copy(big, 0, part, 0, r);
+            parts.add(part);
+            total += r;
+            s.handedOff += r;
+            if (r < big.byteSize()) {
+                s.clean = true;
+                break;
+            }
+        }
+        if (!parts.isEmpty()) {
+            MemorySegment all = Arena.ofAuto().allocate(total);
+            long off = s.pendLen - s.pendOff;
+            MemorySegment.copy(s.pending, s.pendOff, all, 0, off);
+            for (MemorySegment part : parts) {
+                MemorySegment.copy(part, 0, all, off, part.byteSize());
+                off += part.byteSize();
+            }
+            s.pending = all;
+            s.pendOff = 0;
+            s.pendLen = total;
+        }
+        flush(p, s, o);
+    }
+
     /** Where a side's received and user-space byte counts stand as the verdict takes over. */
     private static void received(Side s) {
-        // what the reader consumed, not what TCP received: bytes arriving after the hand-off's
+        // what the reader consumed, not what TCP received: bytes arriving after the relay's
         // last read are the verdict's to judge (and count), so they must be after the base
         long consumed = TcpQueues.consumedByReader(s.fd);
         s.receivedBase = consumed >= 0 ? consumed : TcpQueues.receivedByTcp(s.fd);
         s.handedOffBase = s.handedOff;
     }
 
-    private static void handedOff(Side s, HandOffPump.Side moved) {
-        s.handedOff = moved.moved;
-        if (moved.eof) {
-            s.eof = true;
-            s.eofAt = System.nanoTime();
-        }
-    }
-
     /**
      * Inserts a side; false if the kernel refused it because its peer has just closed (the TCP
-     * state left ESTABLISHED during the hand-off).
+     * state left ESTABLISHED meanwhile).
      */
     private boolean insert(SockHash<Long> map, Side s) {
         try {
@@ -364,17 +619,53 @@ public final class Splicer implements AutoCloseable {
         }
     }
 
+    /** Registers both sides with epoll, or updates what each is watched for. */
+    private void watch(Pair p) {
+        watch(p, p.client, p.upstream, p.id << 1);
+        watch(p, p.upstream, p.client, p.id << 1 | 1);
+    }
+
     /**
-     * Watches a side: a spliced side for end of stream (EPOLLRDHUP: the psock wakes EPOLLIN
-     * waiters for every skb it redirects, which would cost the watcher a wake-up per skb); a
-     * relayed side for data too; a side that ended for errors only (edge-triggered).
+     * A relayed side is watched for data unless its bytes wait to be written; a spliced side for
+     * its end only (EPOLLRDHUP: the psock wakes EPOLLIN waiters for every skb it redirects); a
+     * side the other's pending bytes wait for, for room (EPOLLOUT); a side that ended, for errors
+     * only (edge-triggered).
      */
-    private void watch(Pair p, Side s, long data) {
-        int mask = s.eof ? Epoll.EPOLLET : s.spliced ? Epoll.EPOLLRDHUP : Epoll.EPOLLIN | Epoll.EPOLLRDHUP;
-        int r = epoll.add(s.fd, mask, data);
+    private void watch(Pair p, Side s, Side o, long data) {
+        int mask;
+        if (s.finBeforeVerdictAt != 0) {
+            mask = Epoll.EPOLLET | Epoll.EPOLLRDHUP;
+        } else {
+            mask = 0;
+            if (!s.eof) {
+                mask |= s.spliced ? Epoll.EPOLLRDHUP : s.hasPending() || holding(p, s, o) ? 0 : Epoll.EPOLLIN;
+            }
+            if (o.hasPending()) {
+                mask |= Epoll.EPOLLOUT;
+            }
+            if (mask == 0) {
+                mask = Epoll.EPOLLET;
+            }
+        }
+        if (mask == s.mask) {
+            return;
+        }
+        int r = s.mask == -1 ? epoll.add(s.fd, mask, data) : epoll.modify(s.fd, mask, data);
         if (r < 0) {
             throw Errors.of("epoll_ctl", "spliced pair " + p.id, -r, Errors.Op.GENERIC);
         }
+        s.mask = mask;
+    }
+
+    /**
+     * Whether the relay leaves {@code s} unread for now: the pair is to be spliced, {@code s} was
+     * read to empty, and nothing waits to be written to it. Reading it again would only put off
+     * the moment both sides are clean at once (with both peers streaming, that moment may never
+     * come otherwise); a side the other's bytes wait for is read, since its peer may be blocked
+     * writing and not read before it can write again (an echo).
+     */
+    private static boolean holding(Pair p, Side s, Side o) {
+        return p.want && !s.spliced && !s.refused && !p.stayRelayed && s.clean && !o.hasPending();
     }
 
     /** Claims both cookies for {@code p}, or throws if either is in a live pair (nothing touched). */
@@ -405,16 +696,43 @@ public final class Splicer implements AutoCloseable {
         long receivedBase = -1;  // bytes the reader had consumed when the verdict took over
         long handedOffBase;      // handedOff then
         boolean spliced;      // in socks: the verdict redirects what it receives
-        volatile long handedOff; // bytes moved in user space: queued before the splice, passed, or relayed
+        volatile long handedOff; // bytes moved in user space: relayed or passed by the verdict
         boolean eof;          // this side sent FIN
         boolean shutdownSent; // we shut down this side's output
         long eofAt;
+        long shutdownAt;
         long finBeforeVerdictAt; // when its FIN was seen before the verdict judged every byte (0: not)
+        boolean refused;      // the kernel refused it in socks: its direction stays relayed
+        boolean clean;        // the last read found the receive queue empty, and nothing was read since
+        MemorySegment pending; // read from this side, not yet written to the other
+        long pendOff;
+        long pendLen;
+        int mask = -1;        // what epoll watches it for (-1: not registered)
 
         Side(int fd, SocketChannel channel, long cookie) {
             this.fd = fd;
             this.channel = channel;
             this.cookie = cookie;
+        }
+
+        boolean hasPending() {
+            return pendOff < pendLen;
+        }
+
+        /** Keeps {@code rest} to write later (the other side took only part of it). */
+        void keep(MemorySegment rest) {
+            pending = Arena.ofAuto().allocate(rest.byteSize());
+            MemorySegment.copy(rest, 0, pending, 0, rest.byteSize());
+            pendOff = 0;
+            pendLen = rest.byteSize();
+        }
+
+        /** The proxy's bytes read before the splice, written first. */
+        void preload(ByteBuffer b) {
+            if (b != null && b.hasRemaining()) {
+                keep(MemorySegment.ofBuffer(b));
+                b.position(b.limit());
+            }
         }
     }
 
@@ -423,23 +741,45 @@ public final class Splicer implements AutoCloseable {
         final Side client;
         final Side upstream;
         final SplicedPair handle;
-        boolean relay; // not in the maps: the watcher copies (a side ended during the hand-off)
+        final long startedAt;
+        long spliceCallNanos = -1;
+        boolean live;         // in targets: a direction whose source is in socks is moved by the kernel
+        long liveAt;          // when the first direction went to the kernel
+        boolean want;         // the policy says splice as soon as the queues allow
+        long wantAt;          // when the policy's age limit comes
+        boolean stayRelayed;  // a side ended or the maps refused: relayed to the end
+        long relayed;         // bytes relayed before the switch
+        int tries;            // switch attempts
         boolean ended;
+        long endedAt;
 
-        Pair(long id, Side client, Side upstream, SplicedPair handle) {
+        Pair(long id, Side client, Side upstream, SplicedPair handle, long startedAt) {
             this.id = id;
             this.client = client;
             this.upstream = upstream;
             this.handle = handle;
+            this.startedAt = startedAt;
         }
     }
 
     private void watch() {
+        long look = 0; // the next look at draining pairs, nanoseconds (0: none draining)
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocate(64 * 1024);
+            MemorySegment buf = arena.allocate(BUF);
             while (!closed) {
-                boolean draining = pairs.values().stream().anyMatch(Splicer::needsPolling);
-                int n = epoll.await(draining ? 1 : 1000);
+                long timeout = TimeUnit.SECONDS.toNanos(1);
+                Pair head = byAge.peek();
+                if (head != null) {
+                    timeout = Math.max(0, Math.min(timeout, head.wantAt - System.nanoTime()));
+                }
+                if (draining.isEmpty()) {
+                    look = 0;
+                } else {
+                    look = look == 0 ? FIRST_LOOK_NANOS : Math.min(LAST_LOOK_NANOS, look * 2);
+                    timeout = Math.min(timeout, look);
+                }
+                int n = timeout % 1_000_000 == 0 ? epoll.await((int) (timeout / 1_000_000))
+                        : epoll.awaitNanos(timeout);
                 for (int i = 0; i < n; i++) {
                     long data = epoll.data(i);
                     if (data == -1) {
@@ -448,18 +788,28 @@ public final class Splicer implements AutoCloseable {
                     }
                     Pair p = pairs.get(data >>> 1);
                     if (p != null) {
-                        onEvent(p, (data & 1) == 0, buf);
+                        int before = draining.size();
+                        onEvent(p, (data & 1) == 0, epoll.mask(i), buf);
+                        if (draining.size() > before) {
+                            look = 0; // a new pair drains: look again soon
+                        }
                     }
                 }
-                if (draining) {
-                    for (Pair p : pairs.values()) {
-                        if (p.client.finBeforeVerdictAt != 0) {
-                            onEvent(p, true, buf);
+                ripen(buf);
+                if (!draining.isEmpty()) {
+                    for (Pair p : draining) {
+                        synchronized (p) {
+                            if (!p.ended && p.client.finBeforeVerdictAt != 0) {
+                                onEvent(p, true, Epoll.EPOLLRDHUP, buf);
+                            }
+                            if (!p.ended && p.upstream.finBeforeVerdictAt != 0) {
+                                onEvent(p, false, Epoll.EPOLLRDHUP, buf);
+                            }
+                            progress(p);
+                            if (p.ended || !needsPolling(p)) {
+                                draining.remove(p);
+                            }
                         }
-                        if (p.upstream.finBeforeVerdictAt != 0) {
-                            onEvent(p, false, buf);
-                        }
-                        progress(p);
                     }
                 }
             }
@@ -468,10 +818,30 @@ public final class Splicer implements AutoCloseable {
         }
     }
 
+    /** Pairs whose age limit came: splice them as soon as their queues allow. */
+    private void ripen(MemorySegment buf) {
+        long now = System.nanoTime();
+        for (Pair p = byAge.peek(); p != null; p = byAge.peek()) {
+            if (!p.ended && !p.live && !p.stayRelayed && p.wantAt - now > 0) {
+                return;
+            }
+            byAge.poll();
+            synchronized (p) {
+                if (!p.ended && !p.live && !p.stayRelayed) {
+                    p.want = true;
+                    trySwitch(p, buf);
+                    if (!p.ended) {
+                        watch(p);
+                    }
+                }
+            }
+        }
+    }
+
     /**
-     * Whether the watcher must look at the pair again within a millisecond, as no event will tell
-     * it: a side's FIN waits for the redirect backlog to drain before it is passed on, or came
-     * before the verdict judged every byte ahead of it ({@link #verdictBehind}).
+     * Whether the watcher must look at the pair again soon, as no event will tell it: a side's FIN
+     * waits for the redirect backlog to drain before it is passed on, or came before the verdict
+     * judged every byte ahead of it ({@link #verdictBehind}).
      */
     private static boolean needsPolling(Pair p) {
         return pendingShutdown(p.client, p.upstream) || pendingShutdown(p.upstream, p.client)
@@ -482,45 +852,35 @@ public final class Splicer implements AutoCloseable {
         return from.eof && !to.shutdownSent;
     }
 
-    /** One side is readable (EOF, an error, or data the verdict passed to user space) or failed. */
-    private void onEvent(Pair p, boolean clientSide, MemorySegment buf) {
+    /** One side has an event: readable (data, EOF, an error), writable, or failed. */
+    private void onEvent(Pair p, boolean clientSide, int events, MemorySegment buf) {
         synchronized (p) {
             if (p.ended) {
                 return;
             }
             Side from = clientSide ? p.client : p.upstream;
             Side to = clientSide ? p.upstream : p.client;
-            if (from.eof) { // watched for errors only (edge-triggered): a reset after its FIN
-                int err = SpliceSockets.pendingError(from.fd);
-                if (err != 0) {
-                    endOnError(p, from, err);
+            if ((events & Epoll.EPOLLOUT) != 0 && to.hasPending()) {
+                flush(p, to, from);
+            }
+            if (!p.ended && (events & ~Epoll.EPOLLOUT) != 0) {
+                if (from.eof) { // watched for errors only (edge-triggered): a reset after its FIN
+                    int err = SpliceSockets.pendingError(from.fd);
+                    if (err != 0) {
+                        endOnError(p, from, err);
+                    }
+                } else if (from.spliced && !p.stayRelayed && verdictBehind(p, from, clientSide)) {
+                    // looked at again while draining
+                } else if (!holding(p, from, to)) {
+                    pump(p, from, to, buf);
                 }
-                return;
             }
-            if (verdictBehind(p, from, clientSide)) {
-                return;
+            if (!p.ended && p.want && !(p.client.spliced && p.upstream.spliced)) {
+                trySwitch(p, buf);
             }
-            long r = Libc.recv(from.fd, buf, Libc.MSG_DONTWAIT);
-            if (r > 0) { // passed to user space (no partner, or a relayed pair): forward it in order
-                if (!forward(to.fd, buf.asSlice(0, r))) {
-                    end(p, SplicedPair.End.RESET);
-                } else {
-                    from.handedOff += r;
-                }
-                return;
+            if (!p.ended) {
+                watch(p);
             }
-            if (r == -Errno.EAGAIN.code() || r == -Errno.EINTR.code()) {
-                return;
-            }
-            if (r < 0) {
-                endOnError(p, from, (int) -r);
-                return;
-            }
-            from.eof = true;
-            from.eofAt = System.nanoTime();
-            from.finBeforeVerdictAt = 0;
-            epoll.modify(from.fd, Epoll.EPOLLET, p.id << 1 | (clientSide ? 0 : 1));
-            progress(p);
         }
     }
 
@@ -531,11 +891,11 @@ public final class Splicer implements AutoCloseable {
      * tcp_recvmsg), so bytes a stream parser has not reached yet (5.10: its work runs on a
      * workqueue whenever the socket was locked) would be forwarded by the watcher ahead of bytes
      * the verdict already redirected but the target has not sent yet. The side is then looked at
-     * every millisecond (edge-triggered, see {@link #watch()}) until the verdict caught up, its
+     * again shortly (edge-triggered, see {@link #watch()}) until the verdict caught up, its
      * socket failed (reset), or {@link #DRAIN_TIMEOUT_NANOS} passed (both sides reset).
      */
     private boolean verdictBehind(Pair p, Side from, boolean clientSide) {
-        if (!from.spliced || p.relay || !unprocessed(from, Math.max(0, peers.bytes(from.cookie)))) {
+        if (!from.spliced || !unprocessed(from, Math.max(0, peers.bytes(from.cookie)))) {
             return false;
         }
         int err = SpliceSockets.pendingError(from.fd);
@@ -548,7 +908,7 @@ public final class Splicer implements AutoCloseable {
             LOG.log(System.Logger.Level.DEBUG, "sockmap4j: pair {0}: the {1}''s FIN came before the verdict judged every"
                     + " byte; waiting for it", p.id, clientSide ? "client" : "upstream");
             from.finBeforeVerdictAt = now;
-            epoll.modify(from.fd, Epoll.EPOLLET | Epoll.EPOLLRDHUP, p.id << 1 | (clientSide ? 0 : 1));
+            draining.add(p);
         } else if (now - from.finBeforeVerdictAt > DRAIN_TIMEOUT_NANOS) {
             LOG.log(System.Logger.Level.WARNING, "sockmap4j: pair {0}: the verdict did not reach the {1}''s FIN in 60 s",
                     p.id, clientSide ? "client" : "upstream");
@@ -564,7 +924,7 @@ public final class Splicer implements AutoCloseable {
      */
     private void endOnError(Pair p, Side s, int errno) {
         // EPIPE on a socket its peer reset (TCP CLOSE) is that reset seen by the redirect: no news
-        if (errno == Errno.EPIPE.code() && SpliceSockets.tcpState(s.fd) != SpliceSockets.TCP_CLOSE) {
+        if (p.live && errno == Errno.EPIPE.code() && SpliceSockets.tcpState(s.fd) != SpliceSockets.TCP_CLOSE) {
             Side o = s == p.client ? p.upstream : p.client;
             LOG.log(System.Logger.Level.WARNING, "sockmap4j: pair {0}: the kernel stopped redirecting to the {1} "
                     + "socket (EPIPE); resetting both sides [state {2}, eof {3}/{4}, shut {5}/{6}, redirected to it {7},"
@@ -577,15 +937,6 @@ public final class Splicer implements AutoCloseable {
                     SpliceSockets.tcpState(s.fd));
         }
         end(p, SplicedPair.End.RESET);
-    }
-
-    private static boolean forward(int fd, MemorySegment data) {
-        try {
-            SpliceSockets.writeAll(fd, data, System.nanoTime() + DRAIN_TIMEOUT_NANOS, "fd " + fd);
-            return true;
-        } catch (BpfException e) {
-            return false;
-        }
     }
 
     /** Shuts down outputs whose input side ended once its redirected bytes have drained; ends done pairs. */
@@ -605,13 +956,13 @@ public final class Splicer implements AutoCloseable {
 
     /** False if the pair was ended (timeout or error). */
     private boolean drainThenShutdown(Pair p, Side from, Side to) {
-        if (!from.eof || to.shutdownSent) {
-            return true;
+        if (!from.eof || to.shutdownSent || !from.spliced || from.hasPending()) {
+            return true; // a relayed direction passes its FIN on in passEnd
         }
         long redirected = Math.max(0, peers.bytes(from.cookie));
         long handed = TcpQueues.handedToTcp(to.fd);
         // what the other side's TCP must have taken before its FIN: every redirected byte, and
-        // every byte of this direction the watcher forwarded itself since the hand-off
+        // every byte of this direction the watcher forwarded itself since the switch
         long owed = redirected + (from.handedOff - from.handedOffBase);
         if (unprocessed(from, redirected)
                 || handed >= 0 && to.handedBase >= 0 && handed - to.handedBase < owed) {
@@ -626,17 +977,17 @@ public final class Splicer implements AutoCloseable {
                 end(p, SplicedPair.End.RESET);
                 return false;
             }
+            draining.add(p);
             return true; // still in the redirect backlog: look again shortly
         }
         if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
-            LOG.log(System.Logger.Level.DEBUG, "sockmap4j: pair {0}: FIN on to the {1}: received since the hand-off {2},"
+            LOG.log(System.Logger.Level.DEBUG, "sockmap4j: pair {0}: FIN on to the {1}: received since the switch {2},"
                     + " redirected {3}, forwarded {4}; the {1} took {5} of {6}", p.id,
                     to == p.client ? "client" : "upstream",
                     from.receivedBase < 0 ? "?" : TcpQueues.receivedByTcp(from.fd) - 1 - from.receivedBase, redirected,
                     from.handedOff - from.handedOffBase, handed - to.handedBase, owed);
         }
-        Libc.shutdown(to.fd, Libc.SHUT_WR);
-        to.shutdownSent = true;
+        shutdown(to);
         return true;
     }
 
@@ -669,9 +1020,31 @@ public final class Splicer implements AutoCloseable {
         return bytes(clientToUpstream ? p.client : p.upstream);
     }
 
-    /** Bytes received on {@code s} and sent out of the other side: moved at hand-off plus redirected. */
+    /** Bytes received on {@code s} and sent out of the other side: relayed plus redirected. */
     private long bytes(Side s) {
         return s.handedOff + Math.max(0, peers.bytes(s.cookie));
+    }
+
+    /** When each step of a pair happened so far. */
+    SplicedPair.Timeline timeline(long id, SplicedPair.Timeline ifEnded) {
+        Pair p = pairs.get(id);
+        if (p == null) {
+            return ifEnded;
+        }
+        synchronized (p) {
+            return timeline(p);
+        }
+    }
+
+    private static SplicedPair.Timeline timeline(Pair p) {
+        long t0 = p.startedAt;
+        return new SplicedPair.Timeline(p.spliceCallNanos, since(t0, p.liveAt), since(t0, p.client.eofAt),
+                since(t0, p.upstream.eofAt), since(t0, p.upstream.shutdownAt), since(t0, p.client.shutdownAt),
+                p.ended ? p.endedAt - t0 : -1);
+    }
+
+    private static long since(long t0, long t) {
+        return t == 0 ? -1 : t - t0;
     }
 
     void end(long id, SplicedPair.End how) {
@@ -690,8 +1063,12 @@ public final class Splicer implements AutoCloseable {
         p.ended = true;
         long c2u = bytes(p.client);
         long u2c = bytes(p.upstream);
-        epoll.remove(p.client.fd);
-        epoll.remove(p.upstream.fd);
+        if (p.client.mask != -1) {
+            epoll.remove(p.client.fd);
+        }
+        if (p.upstream.mask != -1) {
+            epoll.remove(p.upstream.fd);
+        }
         if (how == SplicedPair.End.RESET) {
             SpliceSockets.reset(p.client.fd);
             SpliceSockets.reset(p.upstream.fd);
@@ -702,11 +1079,21 @@ public final class Splicer implements AutoCloseable {
             closedPairs++;
             pairs.remove(p.id);
         }
-        unmap(p); // after: stats() of an open pair reads its counts from the peers entries
+        draining.remove(p);
+        if (p.live) {
+            unmap(p); // after: stats() of an open pair reads its counts from the peers entries
+        }
         close(p.client);
         close(p.upstream);
         release(p);
-        p.handle.done.complete(new SplicedPair.Result(how, c2u, u2c));
+        p.client.pending = null;
+        p.upstream.pending = null;
+        p.endedAt = System.nanoTime();
+        if (p.liveAt == 0 && LOG.isLoggable(System.Logger.Level.DEBUG)) {
+            LOG.log(System.Logger.Level.DEBUG, "sockmap4j: pair {0} ended relayed: want {1}, tries {2}, in targets {3},"
+                    + " stay relayed {4}, relayed {5}", p.id, p.want, p.tries, p.live, p.stayRelayed, p.relayed);
+        }
+        p.handle.ended(new SplicedPair.Result(how, c2u, u2c), timeline(p));
     }
 
     private void unmap(Pair p) {
@@ -733,7 +1120,7 @@ public final class Splicer implements AutoCloseable {
         }
     }
 
-    /** Pairs open and ended, and bytes moved each way (ended pairs plus the open ones so far). */
+    /** Pairs open and ended, bytes moved each way (ended pairs plus the open ones so far), pairs spliced. */
     public Stats stats() {
         synchronized (statsLock) {
             long c2u = closedC2u;
@@ -742,7 +1129,7 @@ public final class Splicer implements AutoCloseable {
                 c2u += bytes(p.client);
                 u2c += bytes(p.upstream);
             }
-            return new Stats(pairs.size(), closedPairs, c2u, u2c);
+            return new Stats(pairs.size(), closedPairs, c2u, u2c, spliced.get());
         }
     }
 

@@ -9,6 +9,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicLong;
 
 import org.sockmap4j.KernelFeatures;
+import org.sockmap4j.SplicePolicy;
 import org.sockmap4j.Splicer;
 
 import picocli.CommandLine.Command;
@@ -26,6 +27,9 @@ final class ProxyCommand implements Callable<Integer> {
     /** Splice framing, in the kernel's words: skb_verdict alone, or stream_parser + stream_verdict. */
     enum Framing { skb_verdict, stream_parser }
 
+    /** When a connection moves from the user-space relay into the kernel (see SplicePolicy). */
+    enum Policy { auto, always }
+
     @Option(names = "--listen", required = true, paramLabel = "HOST:PORT", description = "Address to listen on.")
     String listen;
 
@@ -39,6 +43,19 @@ final class ProxyCommand implements Callable<Integer> {
     @Option(names = "--framing", description = "splice mode: skb_verdict (a verdict per received skb, Linux 5.13+) "
             + "or stream_parser (parser + stream_verdict); default: skb_verdict where the kernel has it.")
     Framing framing;
+
+    @Option(names = "--policy", defaultValue = "auto", description = "splice mode: auto (relay each connection in "
+            + "user space, splice it after --splice-after-bytes or --splice-after-ms, like HAProxy's splice-auto) or "
+            + "always (splice at once); default ${DEFAULT-VALUE}.")
+    Policy policy;
+
+    @Option(names = "--splice-after-bytes", paramLabel = "BYTES", description = "auto policy: splice a connection "
+            + "once it moved this many bytes (both ways; default 65536).")
+    Long spliceAfterBytes;
+
+    @Option(names = "--splice-after-ms", paramLabel = "MS", description = "auto policy: splice a connection once it "
+            + "lived this long (default 100).")
+    Long spliceAfterMs;
 
     @Option(names = "--sockbuf", paramLabel = "BYTES", description = "Set SO_SNDBUF and SO_RCVBUF of the proxy's "
             + "sockets (default: the kernel's autotuning).")
@@ -82,9 +99,11 @@ final class ProxyCommand implements Callable<Integer> {
         if (sockbuf < 0 || sockbuf > (1 << 30)) {
             throw new Errors.UserError("--sockbuf must be 0..1073741824");
         }
+        SplicePolicy splicePolicy = splicePolicy();
         try (ServerSocketChannel server = ServerSocketChannel.open();
              Splicer splicer = mode == Mode.splice ? Splicer.builder().framing(framing == Framing.skb_verdict
-                     ? Splicer.Framing.SKB_VERDICT : Splicer.Framing.STREAM_PARSER).create() : null) {
+                     ? Splicer.Framing.SKB_VERDICT : Splicer.Framing.STREAM_PARSER).policy(splicePolicy).create()
+                     : null) {
             if (sockbuf > 0) {
                 server.setOption(java.net.StandardSocketOptions.SO_RCVBUF, sockbuf); // inherited by accepted sockets
             }
@@ -96,13 +115,35 @@ final class ProxyCommand implements Callable<Integer> {
             }
             Thread acceptor = Thread.ofVirtual().start(() -> accept(server, to));
             Runner.runUntilStopped("ready proxy listen=" + hostPort((InetSocketAddress) server.getLocalAddress())
-                    + " upstream=" + hostPort(to) + " mode=" + mode + (mode == Mode.splice ? " framing=" + framing : ""),
+                    + " upstream=" + hostPort(to) + " mode=" + mode + (mode == Mode.splice ? " framing=" + framing
+                    + " policy=" + policyText(splicePolicy) : ""),
                     duration, () -> "connections " + connections.get() + "  bytes " + bytes());
             server.close();
             acceptor.join(2000);
-            System.out.println("stopped connections=" + connections.get() + " bytes=" + bytes());
+            System.out.println("stopped connections=" + connections.get() + " bytes=" + bytes()
+                    + (splicer != null ? " spliced=" + splicer.stats().pairsSpliced() : ""));
         }
         return 0;
+    }
+
+    private SplicePolicy splicePolicy() {
+        if (policy == Policy.always) {
+            if (spliceAfterBytes != null || spliceAfterMs != null) {
+                throw new Errors.UserError("--splice-after-bytes and --splice-after-ms go with --policy auto");
+            }
+            return SplicePolicy.always();
+        }
+        SplicePolicy auto = SplicePolicy.auto();
+        long bytes = spliceAfterBytes != null ? spliceAfterBytes : auto.bytes();
+        long ms = spliceAfterMs != null ? spliceAfterMs : auto.age().toMillis();
+        if (bytes < 0 || ms < 0) {
+            throw new Errors.UserError("--splice-after-bytes and --splice-after-ms must be >= 0");
+        }
+        return SplicePolicy.after(bytes, java.time.Duration.ofMillis(ms));
+    }
+
+    private static String policyText(SplicePolicy p) {
+        return p.immediate() ? "always" : "auto(" + p.bytes() + "B," + p.age().toMillis() + "ms)";
     }
 
     private static String hostPort(InetSocketAddress a) {

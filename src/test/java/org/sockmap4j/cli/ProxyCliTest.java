@@ -34,7 +34,7 @@ class ProxyCliTest {
     private static final int MIB = 1 << 20;
     /** {@code ready proxy listen=ADDRESS upstream=ADDRESS mode=copy}; ADDRESS possibly with a leading '/'. */
     private static final Pattern READY =
-            Pattern.compile("ready proxy listen=/?(127\\.0\\.0\\.1):(\\d+) upstream=/?127\\.0\\.0\\.1:(\\d+) mode=(copy|splice)(?: framing=(skb_verdict|stream_parser))?");
+            Pattern.compile("ready proxy listen=/?(127\\.0\\.0\\.1):(\\d+) upstream=/?127\\.0\\.0\\.1:(\\d+) mode=(copy|splice)(?: framing=(skb_verdict|stream_parser) policy=(always|auto\\(\\d+B,\\d+ms\\)))?");
 
     private ServerSocketChannel echo;
     private Thread echoAcceptor;
@@ -138,21 +138,23 @@ class ProxyCliTest {
     }
 
     @org.junit.jupiter.params.ParameterizedTest
-    @org.junit.jupiter.params.provider.ValueSource(strings = {"skb_verdict", "stream_parser"})
+    @org.junit.jupiter.params.provider.CsvSource({"skb_verdict,auto", "stream_parser,auto", "skb_verdict,always",
+        "stream_parser,always"})
     @org.sockmap4j.testing.Privileged
     @Timeout(150)
-    void spliceModeRelaysOneMebibyteIntactThroughTheKernel(String framing) throws Exception {
+    void spliceModeRelaysOneMebibyteIntactThroughTheKernel(String framing, String policy) throws Exception {
         if (framing.equals("skb_verdict")) {
             org.sockmap4j.testing.KernelAssume.has(org.sockmap4j.KernelFeatures.Feature.ATTACH_SK_SKB_VERDICT);
         }
         byte[] data = new byte[MIB];
         new Random(42).nextBytes(data);
         try (ChildProcess cli = Cli.start("proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:" + echoPort(),
-                "--mode", "splice", "--framing", framing, "--sockbuf", "262144", "--duration", "60")) {
+                "--mode", "splice", "--framing", framing, "--policy", policy, "--sockbuf", "262144", "--duration", "60")) {
             String ready = cli.readLine(T);
             Matcher m = READY.matcher(ready);
             assertThat(m.matches()).as("ready line '%s'", ready).isTrue();
             assertThat(m.group(5)).isEqualTo(framing);
+            assertThat(m.group(6)).startsWith(policy);
             int port = Integer.parseInt(m.group(2));
             assertThat(port).isPositive();
             assertThat(Integer.parseInt(m.group(3))).isEqualTo(echoPort());
@@ -163,9 +165,11 @@ class ProxyCliTest {
 
             Cli.signal(cli, "TERM");
             String stopped = cli.readLine(T);
-            assertThat(stopped).matches("stopped connections=\\d+ bytes=\\d+");
+            assertThat(stopped).matches("stopped connections=\\d+ bytes=\\d+ spliced=\\d+");
             assertThat(Cli.field(stopped, "connections")).isEqualTo(1);
             assertThat(Cli.field(stopped, "bytes")).as("both directions").isEqualTo(2L * MIB);
+            // 1 MiB each way: past the auto policy's 64 KiB, so the kernel carried it either way
+            assertThat(Cli.field(stopped, "spliced")).as("connections handed to the kernel").isEqualTo(1);
             assertThat(Cli.exitStatus(cli, T)).as("exit status; stderr: %s", cli.stderr()).isZero();
             assertThat(cli.stderr()).isEmpty();
         }

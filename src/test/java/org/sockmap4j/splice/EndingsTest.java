@@ -17,6 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.sockmap4j.SplicedPair;
+import org.sockmap4j.SplicePolicy;
 import org.sockmap4j.Splicer;
 import org.sockmap4j.testing.FdLeakCheck;
 import org.sockmap4j.testing.Privileged;
@@ -35,11 +36,16 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class EndingsTest {
     static final Duration WAIT = Duration.ofSeconds(10);
 
+    /** The default policy: these short exchanges are relayed to their end (see EndingsAlwaysSpliceTest). */
+    SplicePolicy policy() {
+        return SplicePolicy.auto();
+    }
+
     /** client, proxy (splicing), upstream: the three parties of one test. */
     record Setup(Splicer splicer, ServerSocketChannel server, SpliceProxy proxy, SocketChannel client,
             SocketChannel upstream, SplicedPair pair) implements AutoCloseable {
-        static Setup open() throws Exception {
-            Splicer splicer = Splicer.create();
+        static Setup open(SplicePolicy policy) throws Exception {
+            Splicer splicer = Splicer.builder().policy(policy).create();
             ServerSocketChannel server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
             SpliceProxy proxy = SpliceProxy.start(splicer, server.getLocalAddress(), SpliceProxy.PLAIN);
             SocketChannel client = SocketChannel.open(proxy.address());
@@ -83,7 +89,7 @@ class EndingsTest {
 
     @Test
     void clientHalfCloseReachesUpstreamAndRepliesStillFlow() throws Exception {
-        try (Setup s = Setup.open()) {
+        try (Setup s = Setup.open(policy())) {
             write(s.client(), "request");
             s.client().shutdownOutput();
             assertThat(read(s.upstream(), 7)).isEqualTo("request");
@@ -99,7 +105,7 @@ class EndingsTest {
 
     @Test
     void upstreamHalfCloseReachesClientAndRequestsStillFlow() throws Exception {
-        try (Setup s = Setup.open()) {
+        try (Setup s = Setup.open(policy())) {
             write(s.upstream(), "banner");
             s.upstream().shutdownOutput();
             assertThat(read(s.client(), 6)).isEqualTo("banner");
@@ -121,7 +127,7 @@ class EndingsTest {
             Thread.sleep(50); // the FIN has arrived: the client socket is in CLOSE_WAIT, no map takes it
             return splicer.splice(client, up);
         };
-        try (Splicer splicer = Splicer.create();
+        try (Splicer splicer = Splicer.builder().policy(policy()).create();
              ServerSocketChannel server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
              SpliceProxy proxy = SpliceProxy.start(splicer, server.getLocalAddress(), afterFin);
              SocketChannel client = SocketChannel.open(proxy.address());
@@ -144,7 +150,7 @@ class EndingsTest {
 
     @Test
     void closingTheSplicerEndsEveryPair() throws Exception {
-        Splicer splicer = Splicer.create();
+        Splicer splicer = Splicer.builder().policy(policy()).create();
         try (ServerSocketChannel server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
              SpliceProxy proxy = SpliceProxy.start(splicer, server.getLocalAddress(), SpliceProxy.PLAIN)) {
             java.util.List<SocketChannel> clients = new java.util.ArrayList<>();
@@ -192,7 +198,7 @@ class EndingsTest {
 
     @Test
     void clientResetResetsUpstream() throws Exception {
-        try (Setup s = Setup.open()) {
+        try (Setup s = Setup.open(policy())) {
             write(s.client(), "x");
             assertThat(read(s.upstream(), 1)).isEqualTo("x");
             resetOnClose(s.client());
@@ -204,7 +210,7 @@ class EndingsTest {
 
     @Test
     void upstreamResetResetsClient() throws Exception {
-        try (Setup s = Setup.open()) {
+        try (Setup s = Setup.open(policy())) {
             write(s.upstream(), "y");
             assertThat(read(s.client(), 1)).isEqualTo("y");
             resetOnClose(s.upstream());
@@ -216,7 +222,7 @@ class EndingsTest {
 
     @Test
     void resetAfterHalfCloseStillResetsTheOtherSide() throws Exception {
-        try (Setup s = Setup.open()) {
+        try (Setup s = Setup.open(policy())) {
             s.client().shutdownOutput(); // the client's side is now watched for errors only
             assertThat(s.upstream().read(ByteBuffer.allocate(1))).isEqualTo(-1);
             resetOnClose(s.client());
@@ -237,7 +243,7 @@ class EndingsTest {
         try (ServerSocketChannel gone = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0))) {
             closedPort = ((InetSocketAddress) gone.getLocalAddress()).getPort();
         }
-        try (Splicer splicer = Splicer.create();
+        try (Splicer splicer = Splicer.builder().policy(policy()).create();
              SpliceProxy proxy = SpliceProxy.start(splicer, new InetSocketAddress("127.0.0.1", closedPort),
                      SpliceProxy.PLAIN);
              SocketChannel client = SocketChannel.open(proxy.address())) {
@@ -251,14 +257,14 @@ class EndingsTest {
             }
             assertThat(r).isEqualTo(-1);
             assertThat(proxy.errors()).singleElement().isInstanceOf(java.net.ConnectException.class);
-            assertThat(splicer.stats()).isEqualTo(new Splicer.Stats(0, 0, 0, 0));
+            assertThat(splicer.stats()).isEqualTo(new Splicer.Stats(0, 0, 0, 0, 0));
             assertThat(SplicerMaps.of(splicer)).isEqualTo(SplicerMaps.Entries.NONE);
         }
     }
 
     @Test
     void clientVanishingMidTransferEndsThePair() throws Exception {
-        try (Setup s = Setup.open(); ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+        try (Setup s = Setup.open(policy()); ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
             // the upstream streams a lot; the client reads a little and disappears
             Future<Long> streaming = threads.submit(() -> {
                 long sent = 0;

@@ -16,6 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.sockmap4j.SplicedPair;
+import org.sockmap4j.SplicePolicy;
 import org.sockmap4j.Splicer;
 import org.sockmap4j.testing.FdLeakCheck;
 import org.sockmap4j.testing.Privileged;
@@ -39,9 +40,14 @@ class IntegrityTest {
     /** One connection's outcome at the two ends. */
     record Outcome(int id, Streams.Digest atUpstream, Streams.Digest atClient) {}
 
+    /** The default policy: each connection relayed for its first 64 KiB, then spliced. */
+    SplicePolicy policy() {
+        return SplicePolicy.auto();
+    }
+
     @Test
     void sixtyFourConnectionsCarryOneGibibyteIntact() throws Exception {
-        try (Splicer splicer = Splicer.create();
+        try (Splicer splicer = Splicer.builder().policy(policy()).create();
              ServerSocketChannel server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0), 256);
              ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
             List<Future<Streams.Digest>> atUpstream = new ArrayList<>();
@@ -94,6 +100,7 @@ class IntegrityTest {
             assertThat(splicer.stats().pairsClosed()).isEqualTo(CONNECTIONS);
             assertThat(splicer.stats().clientToUpstream()).isEqualTo(CONNECTIONS * (BYTES_EACH_WAY + 8));
             assertThat(SplicerMaps.of(splicer)).isEqualTo(SplicerMaps.Entries.NONE);
+            assertThat(splicer.stats().pairsSpliced()).as("pairs that went to the kernel").isEqualTo(CONNECTIONS);
         }
     }
 }

@@ -22,6 +22,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
  */
 public final class Epoll implements AutoCloseable {
     public static final int EPOLLIN = 0x001;
+    public static final int EPOLLOUT = 0x004;
     public static final int EPOLLERR = 0x008;
     public static final int EPOLLHUP = 0x010;
     public static final int EPOLLRDHUP = 0x2000;
@@ -43,6 +44,13 @@ public final class Epoll implements AutoCloseable {
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle WAIT = h("epoll_wait",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+    /** epoll_pwait2 (glibc 2.35+, Linux 5.11+): a timeout in nanoseconds; null where libc lacks it. */
+    private static final MethodHandle WAIT2 = L.defaultLookup().find("epoll_pwait2")
+            .map(a -> L.downcallHandle(a, FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS),
+                    ERRNO))
+            .orElse(null);
+    private static final int ENOSYS = 38;
+    private static volatile boolean noWait2 = WAIT2 == null;
     private static final MethodHandle EVENTFD = h("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle WRITE = h("write",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
@@ -55,6 +63,8 @@ public final class Epoll implements AutoCloseable {
     private final int wakeFd;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment events;
+    private final MemorySegment ctlEvent;
+    private final MemorySegment timespec;
     private final int maxEvents;
 
     private Epoll(int epfd, int wakeFd, int maxEvents) {
@@ -62,6 +72,8 @@ public final class Epoll implements AutoCloseable {
         this.wakeFd = wakeFd;
         this.maxEvents = maxEvents;
         this.events = arena.allocate(EVENT.byteSize() * maxEvents, 8);
+        this.ctlEvent = arena.allocate(EVENT);
+        this.timespec = arena.allocate(16, 8);
     }
 
     /** A new epoll with its wake-up eventfd registered under data {@code -1}. */
@@ -99,26 +111,21 @@ public final class Epoll implements AutoCloseable {
 
     private int ctl(int op, int fd, int mask, long data) {
         MemorySegment c = Scratch.get().capture;
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment ev = a.allocate(EVENT);
-            ev.set(JAVA_INT, 0, mask);
-            ev.set(JAVA_LONG_UNALIGNED, 4, data);
-            int r = (int) CTL.invokeExact(c, epfd, op, fd, ev);
-            return r < 0 ? -Syscall.errno(c) : r;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
+        synchronized (ctlEvent) { // one shared event struct: callers may be several threads
+            ctlEvent.set(JAVA_INT, 0, mask);
+            ctlEvent.set(JAVA_LONG_UNALIGNED, 4, data);
+            try {
+                int r = (int) CTL.invokeExact(c, epfd, op, fd, ctlEvent);
+                return r < 0 ? -Syscall.errno(c) : r;
+            } catch (Throwable t) {
+                throw new AssertionError(t);
+            }
         }
     }
 
     /** Stops watching {@code fd}. */
     public int remove(int fd) {
-        MemorySegment c = Scratch.get().capture;
-        try (Arena a = Arena.ofConfined()) {
-            int r = (int) CTL.invokeExact(c, epfd, EPOLL_CTL_DEL, fd, a.allocate(EVENT));
-            return r < 0 ? -Syscall.errno(c) : r;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        return ctl(EPOLL_CTL_DEL, fd, 0, 0);
     }
 
     /**
@@ -129,6 +136,30 @@ public final class Epoll implements AutoCloseable {
         MemorySegment c = Scratch.get().capture;
         try {
             int r = (int) WAIT.invokeExact(c, epfd, events, maxEvents, timeoutMs);
+            return r < 0 ? -Syscall.errno(c) : r;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /**
+     * Like {@link #await} with a timeout in nanoseconds, for waits shorter than a millisecond
+     * (epoll_pwait2, Linux 5.11+); where the kernel or libc lacks it, the timeout is rounded up to
+     * whole milliseconds.
+     */
+    public int awaitNanos(long timeoutNanos) {
+        if (noWait2) {
+            return await((int) Math.min(Integer.MAX_VALUE, (timeoutNanos + 999_999) / 1_000_000));
+        }
+        MemorySegment c = Scratch.get().capture;
+        timespec.set(JAVA_LONG, 0, timeoutNanos / 1_000_000_000L);
+        timespec.set(JAVA_LONG, 8, timeoutNanos % 1_000_000_000L);
+        try {
+            int r = (int) WAIT2.invokeExact(c, epfd, events, maxEvents, timespec, MemorySegment.NULL);
+            if (r < 0 && Syscall.errno(c) == ENOSYS) {
+                noWait2 = true;
+                return awaitNanos(timeoutNanos);
+            }
             return r < 0 ? -Syscall.errno(c) : r;
         } catch (Throwable t) {
             throw new AssertionError(t);
