@@ -55,6 +55,7 @@ public final class SplicerMaps {
         for (int i = json.indexOf("\"key\""); i >= 0; i = json.indexOf("\"key\"", i + 1)) {
             n++;
         }
-        return n;
+        // with BTF, bpftool prints each entry twice: the raw bytes, then {"formatted": {"key": ...}}
+        return json.contains("\"formatted\"") ? n / 2 : n;
     }
 }
