@@ -72,7 +72,7 @@ public final class Splicer implements AutoCloseable {
     private static final long DRAIN_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(60);
     private static final int BUF = 64 * 1024;
     private static final int BOUNDARY_BUF = 1 << 20;
-    private static final long BOUNDARY_LIMIT = 16L << 20;
+    private static final long BOUNDARY_LIMIT = 4L << 20;
     private static final long FIRST_LOOK_NANOS = 20_000;
     private static final long LAST_LOOK_NANOS = 1_000_000;
 
