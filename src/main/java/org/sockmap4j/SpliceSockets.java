@@ -85,6 +85,22 @@ final class SpliceSockets {
         }
     }
 
+    /**
+     * Raises SO_SNDBUF of {@code fd} to {@code bytes} (the kernel doubles it) unless it is
+     * already that large; a value set this way turns send-buffer autotuning off for the socket.
+     */
+    static void sendBufferAtLeast(int fd, int bytes) {
+        long now = SockOpt.getInt(fd, Libc.SO_SNDBUF);
+        if (!SockOpt.failed(now) && now >= 2L * bytes) {
+            return;
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment v = a.allocate(JAVA_INT);
+            v.set(JAVA_INT, 0, bytes);
+            Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_SNDBUF, v, 4);
+        }
+    }
+
     /** Makes close() send RST: SO_LINGER {on, 0 s}. */
     static void reset(int fd) {
         try (Arena a = Arena.ofConfined()) {

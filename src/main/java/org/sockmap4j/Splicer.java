@@ -96,6 +96,7 @@ public final class Splicer implements AutoCloseable {
     private final java.util.Queue<MemorySegment> buffers = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final AtomicLong spliced = new AtomicLong();
     private final SplicePolicy policy;
+    private final int targetSendBuffer;
     /** readToBoundary's buffer (locked while in use). */
     private final MemorySegment boundaryBuf = Arena.ofAuto().allocate(BOUNDARY_BUF);
     private volatile boolean mapsFullLogged;
@@ -130,8 +131,9 @@ public final class Splicer implements AutoCloseable {
         }
     }
 
-    private Splicer(int maxPairs, Framing framing, boolean noDelay, SplicePolicy policy) {
+    private Splicer(int maxPairs, Framing framing, boolean noDelay, SplicePolicy policy, int targetSendBuffer) {
         this.noDelay = noDelay;
+        this.targetSendBuffer = targetSendBuffer;
         this.policy = policy;
         this.framing = framing;
         BpfObject o = BpfObject.openBundled("splice");
@@ -189,6 +191,7 @@ public final class Splicer implements AutoCloseable {
         private Framing framing;
         private boolean noDelay = true;
         private SplicePolicy policy = SplicePolicy.auto();
+        private int targetSendBuffer = 4 << 20;
 
         private Builder() {}
 
@@ -208,6 +211,21 @@ public final class Splicer implements AutoCloseable {
          */
         public Builder noDelay(boolean noDelay) {
             this.noDelay = noDelay;
+            return this;
+        }
+
+        /**
+         * SO_SNDBUF given to the socket a spliced direction sends out of (default 4 MiB, which the
+         * kernel doubles; 0 leaves autotuning alone). The kernel's redirect queue hands bytes to
+         * that socket from one work item, which retries a full send buffer only a jiffy later, so
+         * a small buffer caps a single spliced flow near one buffer per jiffy (docs/performance.md).
+         * The buffer fills only when its reader is slower than the sender.
+         */
+        public Builder targetSendBuffer(int bytes) {
+            if (bytes < 0) {
+                throw new IllegalArgumentException("targetSendBuffer must be >= 0, got " + bytes);
+            }
+            this.targetSendBuffer = bytes;
             return this;
         }
 
@@ -236,7 +254,8 @@ public final class Splicer implements AutoCloseable {
 
         /** Loads the bundled splice program, sizes its maps and attaches it. */
         public Splicer create() {
-            return new Splicer(maxPairs, framing == null ? Framing.kernelDefault() : framing, noDelay, policy);
+            return new Splicer(maxPairs, framing == null ? Framing.kernelDefault() : framing, noDelay, policy,
+                    targetSendBuffer);
         }
     }
 
@@ -513,6 +532,9 @@ public final class Splicer implements AutoCloseable {
             if (p.ended || !s.clean || s.hasPending() || s.eof) {
                 return; // when the pending bytes were written (EPOLLOUT), s unread since
             }
+        }
+        if (targetSendBuffer > 0) {
+            SpliceSockets.sendBufferAtLeast(o.fd, targetSendBuffer);
         }
         o.handedBase = TcpQueues.handedToTcp(o.fd);
         received(s);

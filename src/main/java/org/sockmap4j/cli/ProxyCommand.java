@@ -57,6 +57,11 @@ final class ProxyCommand implements Callable<Integer> {
             + "lived this long (default 100).")
     Long spliceAfterMs;
 
+    @Option(names = "--splice-sndbuf", paramLabel = "BYTES", defaultValue = "4194304", description = "splice mode: "
+            + "SO_SNDBUF of the socket a spliced direction sends out of (the kernel's redirect work retries a full "
+            + "buffer a jiffy later); 0 leaves autotuning; default ${DEFAULT-VALUE}.")
+    int spliceSndbuf;
+
     @Option(names = "--sockbuf", paramLabel = "BYTES", description = "Set SO_SNDBUF and SO_RCVBUF of the proxy's "
             + "sockets (default: the kernel's autotuning).")
     int sockbuf;
@@ -100,9 +105,13 @@ final class ProxyCommand implements Callable<Integer> {
             throw new Errors.UserError("--sockbuf must be 0..1073741824");
         }
         SplicePolicy splicePolicy = splicePolicy();
+        if (spliceSndbuf < 0 || spliceSndbuf > (1 << 30)) {
+            throw new Errors.UserError("--splice-sndbuf must be 0..1073741824");
+        }
         try (ServerSocketChannel server = ServerSocketChannel.open();
              Splicer splicer = mode == Mode.splice ? Splicer.builder().framing(framing == Framing.skb_verdict
-                     ? Splicer.Framing.SKB_VERDICT : Splicer.Framing.STREAM_PARSER).policy(splicePolicy).create()
+                     ? Splicer.Framing.SKB_VERDICT : Splicer.Framing.STREAM_PARSER).policy(splicePolicy).targetSendBuffer(spliceSndbuf)
+                     .create()
                      : null) {
             if (sockbuf > 0) {
                 server.setOption(java.net.StandardSocketOptions.SO_RCVBUF, sockbuf); // inherited by accepted sockets

@@ -103,6 +103,14 @@ class CliErrorsTest {
 
     @Test
     @Timeout(120)
+    void spliceAfterWithTheAlwaysPolicyIsExit1WithOneLine() {
+        Cli.Result r = Cli.run("proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:9", "--policy", "always",
+                "--splice-after-bytes", "10", "--duration", "1");
+        Cli.assertOneLineError(r, 1, "sockmap proxy: ", "--splice-after-bytes and --splice-after-ms go with --policy auto");
+    }
+
+    @Test
+    @Timeout(120)
     void benchTimeOutOfRangeIsExit1() {
         Cli.assertOneLineError(Cli.run("bench", "latency", "--time", "0"), 1, "--time must be 1..3600 seconds");
         Cli.assertOneLineError(Cli.run("bench", "latency", "--time", "3601"), 1, "--time must be 1..3600 seconds");
