@@ -122,11 +122,12 @@ final class BenchCommand {
         }
     }
 
-    @Command(name = "proxy", description = "The same loopback transfers direct, through a copy proxy and through "
-            + "splice proxies (skb_verdict; stream_parser): bulk throughput and CPU per connection count, round-trip "
-            + "latency per message size, and where each mode wins.")
+    @Command(name = "proxy", description = "TCP proxies side by side on loopback, one table: no proxy, ours (copy, "
+            + "splice, splice --policy always) and the peers users would pick instead (HAProxy, nginx stream, socat, "
+            + "each where installed): round-trip latency, bulk echo throughput per connection count, proxy and machine "
+            + "CPU per GiB, short connections per second (wrk, Connection: close) and connect-to-EOF times.")
     static final class Proxy implements Callable<Integer> {
-        @Option(names = "--connections", defaultValue = "1,16,64", split = ",", description = "Connection counts "
+        @Option(names = "--connections", defaultValue = "1,8,64", split = ",", description = "Connection counts "
                 + "for the bulk runs (default ${DEFAULT-VALUE}).")
         List<Integer> connections;
 
@@ -134,24 +135,37 @@ final class BenchCommand {
                 + "over the connections (default ${DEFAULT-VALUE}, 256 MiB).")
         long bytes;
 
-        @Option(names = "--sizes", defaultValue = "64,4096,65536,1048576", split = ",", description = "Message "
-                + "sizes for the round trips (default ${DEFAULT-VALUE}).")
-        List<Integer> sizes;
+        @Option(names = "--size", defaultValue = "64", paramLabel = "BYTES", description = "Message size of the "
+                + "round trips (default ${DEFAULT-VALUE}).")
+        int size;
 
-        @Option(names = "--pings", defaultValue = "20000", description = "64-byte round trips; bigger messages get "
-                + "proportionally fewer, at least 200 (default ${DEFAULT-VALUE}).")
+        @Option(names = "--pings", defaultValue = "20000", description = "Round trips per row and round, a tenth "
+                + "more first to warm up (default ${DEFAULT-VALUE}).")
         int pings;
 
+        @Option(names = "--wrk-seconds", defaultValue = "5", paramLabel = "SECONDS", description = "Length of the "
+                + "wrk run (Connection: close) per row and round, after a 1 s warm-up (default ${DEFAULT-VALUE}).")
+        int wrkSeconds;
+
+        @Option(names = "--wrk-connections", defaultValue = "8", description = "wrk's concurrent connections "
+                + "(default ${DEFAULT-VALUE}).")
+        int wrkConnections;
+
+        @Option(names = "--short-connections", defaultValue = "500", description = "Connect-to-EOF connections, one at "
+                + "a time, per row and round; at most 60 s (default ${DEFAULT-VALUE}).")
+        int shortConnections;
+
         @Option(names = "--sockbuf", defaultValue = "0", paramLabel = "BYTES", description = "SO_SNDBUF/SO_RCVBUF "
-                + "of the proxies' sockets (default: autotuning).")
+                + "of our proxies' sockets (default: autotuning).")
         int sockbuf;
 
-        @Option(names = "--modes", split = ",", description = "Which to run, of direct, copy, splice, splice-parser "
-                + "(default: all four; without splice before Linux 5.13, which has no skb_verdict framing).")
+        @Option(names = "--modes", split = ",", description = "Rows to run, of direct, copy, splice, splice-always, "
+                + "splice-parser, haproxy, nginx, socat (default: all but splice-parser; a row that cannot run here, "
+                + "e.g. a peer not installed, is left out with a line saying why).")
         List<String> modes;
 
-        @Option(names = "--rounds", defaultValue = "3", description = "Rounds, modes in turn within each; the "
-                + "tables show medians (default ${DEFAULT-VALUE}).")
+        @Option(names = "--rounds", defaultValue = "3", description = "Rounds, rows in turn within each; the "
+                + "table shows medians (default ${DEFAULT-VALUE}).")
         int rounds;
 
         @Option(names = "--json", description = "Print JSON.")
@@ -162,49 +176,52 @@ final class BenchCommand {
 
         @Override
         public Integer call() throws Exception {
-            if (rounds < 1 || rounds > 99) {
-                throw new Errors.UserError("--rounds must be 1..99");
-            }
-            if (modes == null) {
-                modes = org.sockmap4j.KernelFeatures.probe().has(
-                        org.sockmap4j.KernelFeatures.Feature.ATTACH_SK_SKB_VERDICT)
-                        ? List.of("direct", "copy", "splice", "splice-parser")
-                        : List.of("direct", "copy", "splice-parser");
-            }
-            List<ProxyBench.Mode> chosen = new java.util.ArrayList<>();
-            for (String m : modes) {
-                chosen.add(ProxyBench.Mode.all(sockbuf).stream().filter(x -> x.name().equals(m)).findFirst()
-                        .orElseThrow(() -> new Errors.UserError("--modes: unknown mode '" + m
-                                + "'; choose from direct, copy, splice, splice-parser")));
-            }
+            check(rounds >= 1 && rounds <= 99, "--rounds must be 1..99");
             for (int c : connections) {
-                if (c < 1 || c > 4096) {
-                    throw new Errors.UserError("--connections must be 1..4096, got " + c);
-                }
+                check(c >= 1 && c <= 4096, "--connections must be 1..4096, got " + c);
             }
-            for (int s : sizes) {
-                if (s < 1 || s > (64 << 20)) {
-                    throw new Errors.UserError("--sizes must be 1..67108864, got " + s);
-                }
-            }
+            check(size >= 1 && size <= (64 << 20), "--size must be 1..67108864");
             long most = connections.stream().mapToLong(Integer::longValue).max().orElse(1);
-            if (bytes < most || bytes > (64L << 30)) {
-                throw new Errors.UserError("--bytes must be at least one per connection and at most 64 GiB");
-            }
-            if (pings < 100 || pings > 10_000_000) {
-                throw new Errors.UserError("--pings must be 100..10000000");
-            }
-            if (sockbuf < 0 || sockbuf > (1 << 30)) {
-                throw new Errors.UserError("--sockbuf must be 0..1073741824");
+            check(bytes >= most && bytes <= (64L << 30), "--bytes must be at least one per connection and at most "
+                    + "64 GiB");
+            check(pings >= 100 && pings <= 10_000_000, "--pings must be 100..10000000");
+            check(wrkSeconds >= 1 && wrkSeconds <= 600, "--wrk-seconds must be 1..600");
+            check(wrkConnections >= 1 && wrkConnections <= 1000, "--wrk-connections must be 1..1000");
+            check(shortConnections >= 1 && shortConnections <= 100_000, "--short-connections must be 1..100000");
+            check(sockbuf >= 0 && sockbuf <= (1 << 30), "--sockbuf must be 0..1073741824");
+            List<ProxyRow> rows = new java.util.ArrayList<>();
+            for (String m : modes == null ? ProxyRow.DEFAULT : modes) {
+                rows.add(ProxyRow.named(m, sockbuf));
             }
             Privileges.require("sockmap bench proxy");
-            ProxyBench.Result r = ProxyBench.run(chosen, connections, bytes, sizes, pings, rounds);
+            ProxyBench.Settings settings = new ProxyBench.Settings(List.copyOf(connections), bytes, size, pings,
+                    wrkSeconds, wrkConnections, shortConnections, rounds);
+            ProxyBench.Result r;
+            try (ProxyBench bench = new ProxyBench(settings)) {
+                Thread hook = new Thread(bench::close, "bench-proxy-cleanup");
+                Runtime.getRuntime().addShutdownHook(hook); // SIGINT/SIGTERM: stop every proxy and server
+                try {
+                    r = bench.run(rows);
+                } finally {
+                    try {
+                        Runtime.getRuntime().removeShutdownHook(hook);
+                    } catch (IllegalStateException shuttingDown) {
+                        // the hook runs now
+                    }
+                }
+            }
             if (json) {
-                System.out.println(ProxyBenchReport.json(r, bytes, rounds));
+                System.out.println(ProxyBenchReport.json(r));
             } else {
-                ProxyBenchReport.text(System.out, r, bytes, rounds);
+                ProxyBenchReport.text(System.out, r);
             }
             return 0;
+        }
+
+        private static void check(boolean ok, String message) {
+            if (!ok) {
+                throw new Errors.UserError(message);
+            }
         }
     }
 }

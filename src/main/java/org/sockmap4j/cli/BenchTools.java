@@ -27,6 +27,8 @@ final class BenchTools {
         PACKAGE.put("nginx", "nginx-light");
         PACKAGE.put("redis-server", "redis-server");
         PACKAGE.put("redis-benchmark", "redis-tools");
+        PACKAGE.put("haproxy", "haproxy");
+        PACKAGE.put("socat", "socat");
     }
 
     private BenchTools() {}

@@ -1,92 +1,96 @@
 package org.sockmap4j.cli;
 
 import java.io.PrintStream;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
 /**
- * Prints a {@link ProxyBench.Result}: one table of bulk throughput and CPU per connection count,
- * one of round-trip latency per message size, and where splice and copy each win; or the same as
- * one line of JSON.
+ * Prints a {@link ProxyBench.Result}: what was measured how, one table with a row per proxy, the
+ * rows left out and why, and the warnings; or the same as one line of JSON.
  */
 final class ProxyBenchReport {
     private ProxyBenchReport() {}
 
-    static void text(PrintStream out, ProxyBench.Result r, long bytes, int rounds) {
-        out.printf(Locale.ROOT, "loopback; medians of %d rounds; bulk: %d MiB each way per run, split over the "
-                + "connections, echoed back; CPU during the transfer only%n", rounds, bytes >> 20);
-        out.printf(Locale.ROOT, "%-14s %6s %9s %12s %14s %11s%n", "mode", "conns", "Gb/s", "proxy CPU s",
-                "machine CPU s", "CPU s/GiB");
-        for (ProxyBench.Bulk b : r.bulk()) {
-            out.printf(Locale.ROOT, "%-14s %6d %9.2f %12s %14.2f %11.2f%n", b.mode(), b.connections(), b.gbps(),
-                    b.mode().equals("direct") ? "-" : String.format(Locale.ROOT, "%.3f", b.proxyCpuSeconds()),
-                    b.machineCpuSeconds(), b.machineCpuSecondsPerGiB());
-        }
-        out.println();
-        out.println("round trip on one connection, microseconds: mean / p99");
-        Map<String, Map<Integer, ProxyBench.Ping>> byMode = pingsByMode(r.pings());
-        List<Integer> sizes = r.pings().stream().map(ProxyBench.Ping::size).distinct().toList();
-        StringBuilder head = new StringBuilder(String.format(Locale.ROOT, "%-14s", "mode"));
-        for (int s : sizes) {
-            head.append(String.format(Locale.ROOT, " %19s", size(s)));
-        }
-        out.println(head);
-        for (var e : byMode.entrySet()) {
-            StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "%-14s", e.getKey()));
-            for (int s : sizes) {
-                ProxyBench.Ping p = e.getValue().get(s);
-                row.append(String.format(Locale.ROOT, " %9.1f / %7.1f", p.meanUs(), p.p99Us()));
-            }
-            out.println(row);
-        }
-        out.println();
-        for (String line : verdicts(r, sizes, byMode)) {
+    static void text(PrintStream out, ProxyBench.Result r) {
+        for (String line : legend(r)) {
             out.println(line);
+        }
+        out.println();
+        for (String line : table(r)) {
+            out.println(line);
+        }
+        for (String n : r.notRun()) {
+            out.println("not run: " + n);
         }
         for (String w : r.warnings()) {
             out.println("WARNING: " + w);
         }
     }
 
-    /** One line per message size and connection count: which of splice and copy wins, by how much. */
-    static List<String> verdicts(ProxyBench.Result r, List<Integer> sizes, Map<String, Map<Integer, ProxyBench.Ping>> byMode) {
-        List<String> lines = new java.util.ArrayList<>();
-        Map<Integer, ProxyBench.Ping> copy = byMode.get("copy");
-        Map<Integer, ProxyBench.Ping> splice = byMode.get("splice");
-        Map<Integer, ProxyBench.Ping> direct = byMode.get("direct");
-        if (copy != null && splice != null) {
-            for (int s : sizes) {
-                double c = copy.get(s).meanUs();
-                double sp = splice.get(s).meanUs();
-                String vsDirect = direct == null ? "" : String.format(Locale.ROOT, "; splice %+.0f%% vs direct",
-                        100 * (sp / direct.get(s).meanUs() - 1));
-                lines.add(String.format(Locale.ROOT, "round trip %-7s: %s faster (splice %.1f us, copy %.1f us)%s",
-                        size(s), sp <= c ? "splice" : "copy", sp, c, vsDirect));
-            }
+    /** What each column is, and the peers' versions and setups. */
+    static List<String> legend(ProxyBench.Result r) {
+        ProxyBench.Settings s = r.settings();
+        List<String> l = new java.util.ArrayList<>();
+        l.add(String.format(Locale.ROOT, "TCP proxies on loopback; medians of %d round%s, rows in turn within each",
+                s.rounds(), s.rounds() == 1 ? "" : "s"));
+        l.add(String.format(Locale.ROOT, "  round trip: %s ping-pong on one connection, %d times, microseconds",
+                size(s.size()), s.pings()));
+        l.add(String.format(Locale.ROOT, "  bulk: echo through the proxy (Java clients, every byte checked), %d MiB each"
+                + " way per run split over the connections; Gb/s both directions together", s.bytes() >> 20));
+        l.add("  CPU s/GiB: during the bulk runs, per GiB moved (both directions); proxy: its cgroup (all its processes,"
+                + " threads and children); machine: every CPU (clients and echo server too; softirq included)");
+        l.add(String.format(Locale.ROOT, "  conn/s: wrk -t1 -c%d -H 'Connection: close' for a 1 KiB file from nginx, "
+                + "%d s; errs: wrk's socket errors and non-2xx answers, and failed connect->EOF connections, summed",
+                s.wrkConnections(), s.wrkSeconds()));
+        l.add(String.format(Locale.ROOT, "  connect->EOF: %d connections one at a time: connect, GET 1 KiB from nginx,"
+                + " read to EOF; milliseconds", s.shortConnections()));
+        for (Map.Entry<String, String> v : r.versions().entrySet()) {
+            l.add("  " + v.getKey() + ": " + v.getValue() + ", " + setup(v.getKey()));
         }
-        for (ProxyBench.Bulk b : r.bulk()) {
-            if (!b.mode().equals("splice")) {
-                continue;
+        return l;
+    }
+
+    private static String setup(String peer) {
+        return switch (peer) {
+            case "haproxy" -> "mode tcp, option splice-auto, default threads";
+            case "nginx" -> "stream proxy_pass, worker_processes auto";
+            case "socat" -> "TCP-LISTEN:PORT,fork,reuseaddr TCP:127.0.0.1:UPSTREAM";
+            default -> "";
+        };
+    }
+
+    /** The table: two header lines, then a line per row. */
+    static List<String> table(ProxyBench.Result r) {
+        List<Integer> conns = r.settings().connections();
+        StringBuilder groups = new StringBuilder(String.format(Locale.ROOT, "%-14s %15s", "", "round trip us"));
+        StringBuilder head = new StringBuilder(String.format(Locale.ROOT, "%-14s %7s %7s", "mode", "mean", "p99"));
+        groups.append(String.format(Locale.ROOT, " %-" + (7 * conns.size() - 1) + "s",
+                conns.size() > 1 ? "bulk Gb/s by conns" : "bulk Gb/s"));
+        for (int c : conns) {
+            head.append(String.format(Locale.ROOT, " %6s", c + "c"));
+        }
+        groups.append(String.format(Locale.ROOT, " %15s %14s %15s", "CPU s/GiB", "short conns", "connect->EOF ms"));
+        head.append(String.format(Locale.ROOT, " %7s %7s %8s %5s %7s %7s", "proxy", "machine", "conn/s", "errs", "p50",
+                "p99"));
+        List<String> lines = new java.util.ArrayList<>(List.of(groups.toString(), head.toString()));
+        for (ProxyBench.Row row : r.rows()) {
+            StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "%-14s %7s %7s", row.name(),
+                    num(row.rttMeanUs(), 1), num(row.rttP99Us(), 1)));
+            for (double g : row.gbps()) {
+                b.append(String.format(Locale.ROOT, " %6s", num(g, 2)));
             }
-            r.bulk().stream().filter(o -> o.mode().equals("copy") && o.connections() == b.connections()).findFirst()
-                    .ifPresent(c -> lines.add(String.format(Locale.ROOT,
-                            "bulk %2d conn%s : %s faster (splice %.2f Gb/s, copy %.2f Gb/s); machine CPU per GiB "
-                                    + "splice %.2f s, copy %.2f s; proxy CPU splice %.0f%% of copy's",
-                            b.connections(), b.connections() == 1 ? " " : "s", b.gbps() >= c.gbps() ? "splice" : "copy",
-                            b.gbps(), c.gbps(), b.machineCpuSecondsPerGiB(), c.machineCpuSecondsPerGiB(),
-                            c.proxyCpuSeconds() > 0 ? 100 * b.proxyCpuSeconds() / c.proxyCpuSeconds() : 0.0)));
+            b.append(String.format(Locale.ROOT, " %7s %7s %8s %5d %7s %7s", num(row.proxyCpuPerGiB(), 3),
+                    num(row.machineCpuPerGiB(), 2), num(row.connsPerSecond(), 0), row.errors(), num(row.eofP50Ms(), 3),
+                    num(row.eofP99Ms(), 3)));
+            lines.add(b.toString());
         }
         return lines;
     }
 
-    static Map<String, Map<Integer, ProxyBench.Ping>> pingsByMode(List<ProxyBench.Ping> pings) {
-        Map<String, Map<Integer, ProxyBench.Ping>> m = new LinkedHashMap<>();
-        for (ProxyBench.Ping p : pings) {
-            m.computeIfAbsent(p.mode(), k -> new LinkedHashMap<>()).put(p.size(), p);
-        }
-        return m;
+    /** {@code v} with {@code decimals}, or "-" for NaN (no proxy, nothing measured). */
+    static String num(double v, int decimals) {
+        return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%." + decimals + "f", v);
     }
 
     static String size(int bytes) {
@@ -99,28 +103,48 @@ final class ProxyBenchReport {
         return bytes + " B";
     }
 
-    static String json(ProxyBench.Result r, long bytes, int rounds) {
-        StringBuilder sb = new StringBuilder("{\"bytes\":").append(bytes).append(",\"rounds\":").append(rounds)
-                .append(",\"bulk\":[");
-        for (int i = 0; i < r.bulk().size(); i++) {
-            ProxyBench.Bulk b = r.bulk().get(i);
-            sb.append(i == 0 ? "" : ",").append(String.format(Locale.ROOT,
-                    "{\"mode\":\"%s\",\"connections\":%d,\"gbps\":%.3f,\"proxy_cpu_s\":%.2f,\"machine_cpu_s\":%.2f,"
-                            + "\"machine_cpu_s_per_gib\":%.3f}",
-                    b.mode(), b.connections(), b.gbps(), b.proxyCpuSeconds(), b.machineCpuSeconds(),
-                    b.machineCpuSecondsPerGiB()));
+    static String json(ProxyBench.Result r) {
+        ProxyBench.Settings s = r.settings();
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT,
+                "{\"rounds\":%d,\"bytes\":%d,\"size\":%d,\"pings\":%d,\"connections\":%s,\"wrk_seconds\":%d,"
+                        + "\"wrk_connections\":%d,\"short_connections\":%d,\"rows\":[",
+                s.rounds(), s.bytes(), s.size(), s.pings(), s.connections().toString().replace(" ", ""),
+                s.wrkSeconds(), s.wrkConnections(), s.shortConnections()));
+        for (int i = 0; i < r.rows().size(); i++) {
+            ProxyBench.Row row = r.rows().get(i);
+            StringBuilder g = new StringBuilder("[");
+            for (int k = 0; k < row.gbps().size(); k++) {
+                g.append(k == 0 ? "" : ",").append(jnum(row.gbps().get(k)));
+            }
+            sb.append(i == 0 ? "" : ",").append("{\"mode\":\"").append(Json.escape(row.name())).append("\"")
+                    .append(",\"rtt_mean_us\":").append(jnum(row.rttMeanUs()))
+                    .append(",\"rtt_p99_us\":").append(jnum(row.rttP99Us()))
+                    .append(",\"gbps\":").append(g.append(']'))
+                    .append(",\"proxy_cpu_s_per_gib\":").append(jnum(row.proxyCpuPerGiB()))
+                    .append(",\"machine_cpu_s_per_gib\":").append(jnum(row.machineCpuPerGiB()))
+                    .append(",\"conns_per_s\":").append(jnum(row.connsPerSecond()))
+                    .append(",\"errors\":").append(row.errors())
+                    .append(",\"connect_eof_p50_ms\":").append(jnum(row.eofP50Ms()))
+                    .append(",\"connect_eof_p99_ms\":").append(jnum(row.eofP99Ms())).append('}');
         }
-        sb.append("],\"round_trips\":[");
-        for (int i = 0; i < r.pings().size(); i++) {
-            ProxyBench.Ping p = r.pings().get(i);
-            sb.append(i == 0 ? "" : ",").append(String.format(Locale.ROOT,
-                    "{\"mode\":\"%s\",\"size\":%d,\"mean_us\":%.2f,\"p99_us\":%.2f}", p.mode(), p.size(), p.meanUs(),
-                    p.p99Us()));
+        sb.append("],\"not_run\":").append(strings(r.notRun())).append(",\"versions\":{");
+        int i = 0;
+        for (Map.Entry<String, String> v : r.versions().entrySet()) {
+            sb.append(i++ == 0 ? "" : ",").append('"').append(Json.escape(v.getKey())).append("\":\"")
+                    .append(Json.escape(v.getValue())).append('"');
         }
-        sb.append("],\"warnings\":[");
-        for (int i = 0; i < r.warnings().size(); i++) {
-            sb.append(i == 0 ? "" : ",").append('"').append(Json.escape(r.warnings().get(i))).append('"');
+        return sb.append("},\"warnings\":").append(strings(r.warnings())).append('}').toString();
+    }
+
+    private static String jnum(double v) {
+        return Double.isNaN(v) || Double.isInfinite(v) ? "null" : String.format(Locale.ROOT, "%.4f", v);
+    }
+
+    private static String strings(List<String> xs) {
+        StringBuilder sb = new StringBuilder("[");
+        for (int i = 0; i < xs.size(); i++) {
+            sb.append(i == 0 ? "" : ",").append('"').append(Json.escape(xs.get(i))).append('"');
         }
-        return sb.append("]}").toString();
+        return sb.append(']').toString();
     }
 }

@@ -14,10 +14,10 @@ import java.util.regex.Pattern;
 
 /**
  * A {@code sockmap proxy} child process for {@code bench proxy}: its own process so that its CPU
- * time can be read from {@code /proc/PID/stat}, and the byte count it prints when stopped tells
- * how much it moved.
+ * time can be read (from its cgroup, or from {@code /proc/PID/task/TID/schedstat}), and the byte
+ * count it prints when stopped tells how much it moved.
  */
-final class ProxyProcess implements AutoCloseable {
+final class ProxyProcess implements RunningProxy {
     private static final Pattern READY = Pattern.compile("ready proxy listen=[^ ]*:(\\d+) ");
     private static final Pattern STOPPED = Pattern.compile("stopped connections=(\\d+) bytes=(\\d+)");
 
@@ -27,8 +27,17 @@ final class ProxyProcess implements AutoCloseable {
 
     /** Starts {@code proxy --mode MODE [extra...]} in front of {@code upstreamPort}. */
     ProxyProcess(int upstreamPort, List<String> modeArgs) throws IOException {
+        this(upstreamPort, modeArgs, List.of());
+    }
+
+    /**
+     * Starts {@code proxy --mode MODE [extra...]} in front of {@code upstreamPort}, its command
+     * line prefixed by {@code launcher} (e.g. {@link ProxyCgroups.Member#launcher()}).
+     */
+    ProxyProcess(int upstreamPort, List<String> modeArgs, List<String> launcher) throws IOException {
         String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED",
+        List<String> cmd = new ArrayList<>(launcher);
+        cmd.addAll(List.of(java, "--enable-native-access=ALL-UNNAMED",
                 "--add-exports", "java.base/sun.nio.ch=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
                 Main.class.getName(), "proxy", "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:" + upstreamPort));
         cmd.addAll(modeArgs);
@@ -57,7 +66,8 @@ final class ProxyProcess implements AutoCloseable {
         port = listening;
     }
 
-    int port() {
+    @Override
+    public int port() {
         return port;
     }
 
@@ -81,7 +91,8 @@ final class ProxyProcess implements AutoCloseable {
     }
 
     /** Stops the proxy (SIGTERM: it detaches and exits) and returns the bytes it says it moved, or -1. */
-    long stop() throws IOException, InterruptedException {
+    @Override
+    public long stop() throws IOException, InterruptedException {
         process.toHandle().destroy(); // SIGTERM; Process.destroy() would also close our end of its stdout
         long bytes = -1;
         for (String line; (line = out.readLine()) != null;) {

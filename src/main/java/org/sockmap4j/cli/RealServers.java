@@ -30,6 +30,20 @@ final class RealServers implements AutoCloseable {
     /** nginx on {@code ip}:8080 serving /1k and /1m; returns once it listens. */
     BenchLab.Child nginx(BenchLab.Place where, String ip) throws IOException, InterruptedException {
         Path d = dir();
+        Path conf = nginxSite(d, ip + ":" + NGINX_PORT);
+        BenchLab.Child c = lab.start(where, List.of(BenchTools.require("nginx"), "-e", d.resolve("error.log").toString(),
+                "-p", d.toString(), "-c", conf.toString()));
+        lab.waitForListener("nginx", where.ns(), NGINX_PORT, c);
+        return c;
+    }
+
+    /**
+     * Writes, into directory {@code d}, an nginx configuration (one worker, in the foreground,
+     * pid and error log in {@code d}) that serves two static files, /1k and /1m, on
+     * {@code listen} ({@code HOST:PORT}); returns the configuration file. Start it with
+     * {@code nginx -e D/error.log -p D -c CONF}.
+     */
+    static Path nginxSite(Path d, String listen) throws IOException {
         Path www = Files.createDirectories(d.resolve("www"));
         Files.write(www.resolve("1k"), new byte[SMALL]);
         Files.write(www.resolve("1m"), new byte[LARGE]);
@@ -53,15 +67,12 @@ final class RealServers implements AutoCloseable {
                 "    default_type application/octet-stream;",
                 "    client_body_temp_path " + d.resolve("body") + ";",
                 "    server {",
-                "        listen " + ip + ":" + NGINX_PORT + ";",
+                "        listen " + listen + ";",
                 "        root " + www + ";",
                 "        location / { }",
                 "    }",
                 "}", ""));
-        BenchLab.Child c = lab.start(where, List.of(BenchTools.require("nginx"), "-e", d.resolve("error.log").toString(),
-                "-p", d.toString(), "-c", conf.toString()));
-        lab.waitForListener("nginx", where.ns(), NGINX_PORT, c);
-        return c;
+        return conf;
     }
 
     /** redis-server on {@code ip}:6379, no persistence; returns once it listens. */
