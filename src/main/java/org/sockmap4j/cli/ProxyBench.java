@@ -87,6 +87,7 @@ final class ProxyBench implements AutoCloseable {
         EchoServer echo = keep(new EchoServer());
         ProxyCgroups cgroups = keep(new ProxyCgroups());
         ExternalServer http = keep(httpUpstream(cgroups));
+        warmUp(echo.port());
         for (int round = 1; round <= settings.rounds(); round++) {
             System.err.println("bench proxy: round " + round + " of " + settings.rounds());
             List<ProxyRow> order = new ArrayList<>(runnable);
@@ -101,6 +102,16 @@ final class ProxyBench implements AutoCloseable {
         List<Row> table = new ArrayList<>();
         byRow.forEach((name, ms) -> table.add(summarize(name, ms)));
         return new Result(settings, table, notRun, versions, List.copyOf(warnings));
+    }
+
+    /**
+     * Runs the clients and the echo server (both in this JVM) once before anything is measured,
+     * unrecorded: otherwise the first row of round 1 pays for their JIT compilation.
+     */
+    private void warmUp(int echoPort) throws Exception {
+        System.err.println("bench proxy: warming up the clients and the echo server");
+        LoadClients.roundTrips(loopback(echoPort), settings.size(), Math.min(settings.pings(), 20_000));
+        LoadClients.bulk(loopback(echoPort), 1, Math.min(settings.bytes(), 64L << 20), () -> { }, () -> { });
     }
 
     private ExternalServer httpUpstream(ProxyCgroups cgroups) throws IOException, InterruptedException {

@@ -40,6 +40,7 @@ final class ProxyBenchReport {
                 + " way per run split over the connections; Gb/s both directions together", s.bytes() >> 20));
         l.add("  CPU s/GiB: during the bulk runs, per GiB moved (both directions); proxy: its cgroup (all its processes,"
                 + " threads and children); machine: every CPU (clients and echo server too; softirq included)");
+        l.add("    (a splice proxy's bytes move in softirq and kernel workers, outside its cgroup: compare machine)");
         l.add(String.format(Locale.ROOT, "  conn/s: wrk -t1 -c%d -H 'Connection: close' for a 1 KiB file from nginx, "
                 + "%d s; errs: wrk's socket errors and non-2xx answers, and failed connect->EOF connections, summed",
                 s.wrkConnections(), s.wrkSeconds()));
