@@ -53,31 +53,49 @@ final class LoadClients {
      */
     static RoundTrips roundTrips(InetSocketAddress target, int size, int count) throws IOException {
         try (SocketChannel c = SocketChannel.open(target)) {
-            c.setOption(StandardSocketOptions.TCP_NODELAY, true);
-            ByteBuffer in = ByteBuffer.allocate(Math.min(size, CHUNK));
-            long[] rtt = new long[count];
-            int warm = Math.max(1, count / 10);
-            for (int i = -warm; i < count; i++) {
-                long t = System.nanoTime();
-                for (long sent = 0; sent < size;) {
-                    sent += c.write(ByteBuffer.wrap(PATTERN, (int) (sent % PERIOD), (int) Math.min(CHUNK, size - sent)));
+            Thread watchdog = Thread.ofVirtual().start(() -> { // bounded in time: a stalled proxy fails the run
+                try {
+                    Thread.sleep(Duration.ofMinutes(5));
+                    c.close();
+                } catch (InterruptedException | IOException done) {
+                    // finished in time
                 }
-                for (long got = 0; got < size;) {
-                    int n = c.read(in.clear().limit((int) Math.min(in.capacity(), size - got)));
-                    if (n < 0) {
-                        throw new IOException("closed during the round trips");
-                    }
-                    check(in.array(), n, got);
-                    got += n;
-                }
-                if (i >= 0) {
-                    rtt[i] = System.nanoTime() - t;
-                }
+            });
+            try {
+                return roundTrips(c, size, count);
+            } catch (java.nio.channels.ClosedChannelException e) {
+                throw new Errors.UserError("the round trips did not finish in 5 minutes");
+            } finally {
+                watchdog.interrupt();
             }
-            Arrays.sort(rtt);
-            return new RoundTrips(Arrays.stream(rtt).average().orElse(0) / 1000.0,
-                    rtt[Math.min(count - 1, (int) (count * 0.99))] / 1000.0, (long) (count + warm) * size);
         }
+    }
+
+    private static RoundTrips roundTrips(SocketChannel c, int size, int count) throws IOException {
+        c.setOption(StandardSocketOptions.TCP_NODELAY, true);
+        ByteBuffer in = ByteBuffer.allocate(Math.min(size, CHUNK));
+        long[] rtt = new long[count];
+        int warm = Math.max(1, count / 10);
+        for (int i = -warm; i < count; i++) {
+            long t = System.nanoTime();
+            for (long sent = 0; sent < size;) {
+                sent += c.write(ByteBuffer.wrap(PATTERN, (int) (sent % PERIOD), (int) Math.min(CHUNK, size - sent)));
+            }
+            for (long got = 0; got < size;) {
+                int n = c.read(in.clear().limit((int) Math.min(in.capacity(), size - got)));
+                if (n < 0) {
+                    throw new IOException("closed during the round trips");
+                }
+                check(in.array(), n, got);
+                got += n;
+            }
+            if (i >= 0) {
+                rtt[i] = System.nanoTime() - t;
+            }
+        }
+        Arrays.sort(rtt);
+        return new RoundTrips(Arrays.stream(rtt).average().orElse(0) / 1000.0,
+                rtt[Math.min(count - 1, (int) (count * 0.99))] / 1000.0, (long) (count + warm) * size);
     }
 
     /** Something to do once every connection is up, before the bulk data flows (a CPU snapshot). */

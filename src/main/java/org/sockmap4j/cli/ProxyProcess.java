@@ -13,9 +13,9 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * A {@code sockmap proxy} child process for {@code bench proxy}: its own process so that its CPU
- * time can be read (from its cgroup, or from {@code /proc/PID/task/TID/schedstat}), and the byte
- * count it prints when stopped tells how much it moved.
+ * A {@code sockmap proxy} child process for {@code bench proxy}: its own process, started in a
+ * cgroup of its own so that its CPU time can be read ({@link ProxyCgroups}), and the byte count it
+ * prints when stopped tells how much it moved.
  */
 final class ProxyProcess implements RunningProxy {
     private static final Pattern READY = Pattern.compile("ready proxy listen=[^ ]*:(\\d+) ");
@@ -24,11 +24,6 @@ final class ProxyProcess implements RunningProxy {
     private final Process process;
     private final BufferedReader out;
     private final int port;
-
-    /** Starts {@code proxy --mode MODE [extra...]} in front of {@code upstreamPort}. */
-    ProxyProcess(int upstreamPort, List<String> modeArgs) throws IOException {
-        this(upstreamPort, modeArgs, List.of());
-    }
 
     /**
      * Starts {@code proxy --mode MODE [extra...]} in front of {@code upstreamPort}, its command
@@ -72,28 +67,21 @@ final class ProxyProcess implements RunningProxy {
     }
 
     /**
-     * CPU time of every thread of the proxy so far, in nanoseconds, from each thread's
-     * {@code /proc/PID/task/TID/schedstat} ({@code /proc/PID/stat} rounds to 10 ms ticks).
+     * Stops the proxy (SIGTERM: it detaches and exits; SIGKILL if it still runs 15 s later) and
+     * returns the bytes it says it moved, or -1.
      */
-    long cpuNanos() throws IOException {
-        long total = 0;
-        try (var tasks = Files.list(Path.of("/proc/" + process.pid() + "/task"))) {
-            for (Path t : (Iterable<Path>) tasks::iterator) {
-                try {
-                    String first = Files.readString(t.resolve("schedstat")).trim().split(" ")[0];
-                    total += Long.parseLong(first);
-                } catch (IOException gone) {
-                    // the thread exited meanwhile
-                }
-            }
-        }
-        return total;
-    }
-
-    /** Stops the proxy (SIGTERM: it detaches and exits) and returns the bytes it says it moved, or -1. */
     @Override
     public long stop() throws IOException, InterruptedException {
         process.toHandle().destroy(); // SIGTERM; Process.destroy() would also close our end of its stdout
+        Thread.ofVirtual().start(() -> { // a proxy that hangs on SIGTERM must not hang the bench reading its output
+            try {
+                if (!process.waitFor(15, TimeUnit.SECONDS)) {
+                    process.destroyForcibly();
+                }
+            } catch (InterruptedException e) {
+                process.destroyForcibly();
+            }
+        });
         long bytes = -1;
         for (String line; (line = out.readLine()) != null;) {
             Matcher m = STOPPED.matcher(line);
