@@ -215,6 +215,11 @@ final class BenchCommand {
             } else {
                 ProxyBenchReport.text(System.out, r);
             }
+            if (!r.failures().isEmpty()) {
+                System.err.println("sockmap bench proxy: " + r.failures().size() + " transfer(s) failed; the first: "
+                        + r.failures().get(0));
+                return Main.ERROR;
+            }
             return 0;
         }
 

@@ -24,6 +24,8 @@ import java.util.function.ToDoubleFunction;
  * ({@link ShortConnectionLoad}, after a 1 s warm-up) for connections per second, and
  * {@link ConnectToEof} one connection at a time for connect-to-EOF times.
  * </ol>
+ * A transfer that fails (data echoed back different from what was sent, a stall) is reported as
+ * a failure, its figure left out, and the bench goes on with the next; the command then exits 1.
  * The rows run in turn within each round, their order reversed every other round (so a noisy
  * moment hits every row alike); the table shows each figure's median over the rounds and the sum
  * of the errors. wrk's socket errors and non-2xx answers and the failed short connections are
@@ -49,9 +51,13 @@ final class ProxyBench implements AutoCloseable {
     record Row(String name, double rttMeanUs, double rttP99Us, List<Double> gbps, double proxyCpuPerGiB,
             double machineCpuPerGiB, double connsPerSecond, long errors, double eofP50Ms, double eofP99Ms) {}
 
-    /** What the bench measured; {@code notRun}: one line per row left out, saying why. */
+    /**
+     * What the bench measured; {@code notRun}: one line per row left out, saying why;
+     * {@code failures}: transfers that failed (data that came back different, a stall), their
+     * figures left out of the medians: the bench exits 1.
+     */
     record Result(Settings settings, List<Row> rows, List<String> notRun, Map<String, String> versions,
-            List<String> warnings) {}
+            List<String> warnings, List<String> failures) {}
 
     private static final String HTTP_PATH = "/1k";
     private static final double EOF_SECONDS = 60;
@@ -59,6 +65,7 @@ final class ProxyBench implements AutoCloseable {
     private final Settings settings;
     private final List<AutoCloseable> live = new ArrayList<>();
     private final List<String> warnings = new ArrayList<>();
+    private final List<String> failures = new ArrayList<>();
 
     ProxyBench(Settings settings) {
         this.settings = settings;
@@ -101,7 +108,7 @@ final class ProxyBench implements AutoCloseable {
         }
         List<Row> table = new ArrayList<>();
         byRow.forEach((name, ms) -> table.add(summarize(name, ms)));
-        return new Result(settings, table, notRun, versions, List.copyOf(warnings));
+        return new Result(settings, table, notRun, versions, List.copyOf(warnings), List.copyOf(failures));
     }
 
     /**
@@ -139,20 +146,37 @@ final class ProxyBench implements AutoCloseable {
         double[] cpu = new double[3]; // proxy s, machine s, GiB
         try {
             InetSocketAddress target = loopback(proxy == null ? echoPort : proxy.port());
-            LoadClients.RoundTrips r = LoadClients.roundTrips(target, settings.size(), settings.pings());
-            rtt[0] = r.meanUs();
-            rtt[1] = r.p99Us();
-            long moved = 2 * r.bytesEachWay();
+            int failed = 0;
+            long moved = 0;
+            try {
+                LoadClients.RoundTrips r = LoadClients.roundTrips(target, settings.size(), settings.pings());
+                rtt[0] = r.meanUs();
+                rtt[1] = r.p99Us();
+                moved += 2 * r.bytesEachWay();
+            } catch (IOException | Errors.UserError e) {
+                rtt[0] = rtt[1] = Double.NaN;
+                failed++;
+                fail(label + ", round trips: " + e.getMessage());
+            }
             for (int n : settings.connections()) {
                 long each = Math.max(1, settings.bytes() / n);
                 long[] at = new long[4];
-                double secs = LoadClients.bulk(target, n, each, () -> {
-                    at[0] = proxy == null ? 0 : cg.cpuNanos();
-                    at[1] = MachineCpu.busyTicks();
-                }, () -> {
-                    at[2] = proxy == null ? 0 : cg.cpuNanos();
-                    at[3] = MachineCpu.busyTicks();
-                });
+                double secs;
+                try {
+                    secs = LoadClients.bulk(target, n, each, () -> {
+                        at[0] = proxy == null ? 0 : cg.cpuNanos();
+                        at[1] = MachineCpu.busyTicks();
+                    }, () -> {
+                        at[2] = proxy == null ? 0 : cg.cpuNanos();
+                        at[3] = MachineCpu.busyTicks();
+                    });
+                } catch (IOException | Errors.UserError e) {
+                    gbps.add(Double.NaN);
+                    failed++;
+                    fail(label + ", bulk with " + n + " connection" + (n == 1 ? "" : "s") + " of " + each
+                            + " bytes each way: " + e.getMessage());
+                    continue;
+                }
                 gbps.add(2.0 * n * each * 8 / secs / 1e9);
                 cpu[0] += (at[2] - at[0]) / 1e9;
                 cpu[1] += (at[3] - at[1]) / 100.0;
@@ -161,7 +185,7 @@ final class ProxyBench implements AutoCloseable {
             }
             if (proxy != null) {
                 long reported = proxy.stop();
-                if (row.splices() && reported != moved) {
+                if (row.splices() && failed == 0 && reported != moved) {
                     warn(label + ": the proxy counted " + reported + " bytes, the clients moved " + moved
                             + " (every byte arrived intact: the count is off)");
                 }
@@ -249,6 +273,11 @@ final class ProxyBench implements AutoCloseable {
         synchronized (warnings) {
             warnings.add(w);
         }
+    }
+
+    private void fail(String f) {
+        System.err.println("bench proxy: FAILED: " + f);
+        failures.add(f);
     }
 
     private <T extends AutoCloseable> T keep(T resource) {

@@ -26,6 +26,9 @@ final class ProxyBenchReport {
         for (String w : r.warnings()) {
             out.println("WARNING: " + w);
         }
+        for (String f : r.failures()) {
+            out.println("FAILED: " + f);
+        }
     }
 
     /** What each column is, and the peers' versions and setups. */
@@ -134,7 +137,8 @@ final class ProxyBenchReport {
             sb.append(i++ == 0 ? "" : ",").append('"').append(Json.escape(v.getKey())).append("\":\"")
                     .append(Json.escape(v.getValue())).append('"');
         }
-        return sb.append("},\"warnings\":").append(strings(r.warnings())).append('}').toString();
+        return sb.append("},\"warnings\":").append(strings(r.warnings())).append(",\"failures\":")
+                .append(strings(r.failures())).append('}').toString();
     }
 
     private static String jnum(double v) {

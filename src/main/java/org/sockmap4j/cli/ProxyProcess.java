@@ -19,7 +19,8 @@ import java.util.regex.Pattern;
  */
 final class ProxyProcess implements RunningProxy {
     private static final Pattern READY = Pattern.compile("ready proxy listen=[^ ]*:(\\d+) ");
-    private static final Pattern STOPPED = Pattern.compile("stopped connections=(\\d+) bytes=(\\d+)");
+    /** The proxy's last line; more fields may follow (e.g. {@code spliced=N}). */
+    private static final Pattern STOPPED = Pattern.compile("^stopped connections=(\\d+) bytes=(\\d+)(?: |$)");
 
     private final Process process;
     private final BufferedReader out;
@@ -84,15 +85,19 @@ final class ProxyProcess implements RunningProxy {
         });
         long bytes = -1;
         for (String line; (line = out.readLine()) != null;) {
-            Matcher m = STOPPED.matcher(line);
-            if (m.matches()) {
-                bytes = Long.parseLong(m.group(2));
-            }
+            long b = reportedBytes(line);
+            bytes = b >= 0 ? b : bytes;
         }
         if (!process.waitFor(10, TimeUnit.SECONDS)) {
             process.destroyForcibly();
         }
         return bytes;
+    }
+
+    /** The bytes in the proxy's {@code stopped connections=N bytes=M ...} line, or -1 for another line. */
+    static long reportedBytes(String line) {
+        Matcher m = STOPPED.matcher(line);
+        return m.find() ? Long.parseLong(m.group(2)) : -1;
     }
 
     @Override

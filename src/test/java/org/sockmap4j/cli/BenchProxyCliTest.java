@@ -18,7 +18,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * run here (ours each its own process, the installed peers), checks every echoed byte against what
  * was sent (it exits 1 on a difference), and prints one JSON object with a row per proxy, the rows
  * left out with the reason, the peers' versions and its warnings. Every row it leaves out must be
- * one that cannot run here, and every error it counted must be described in a warning.
+ * one that cannot run here, every error it counted must be described in a warning, and the bytes
+ * each splice proxy reports moving must equal what the clients moved.
  * No claim about the figures: they are benchmark results.
  */
 @Privileged
@@ -32,7 +33,7 @@ class BenchProxyCliTest {
         assertThat(r.exit()).as("%s", r).isZero();
         Map<String, Object> top = MiniJson.object(r.out().get(r.out().size() - 1));
         assertThat(top).containsOnlyKeys("rounds", "bytes", "size", "pings", "connections", "wrk_seconds",
-                "wrk_connections", "short_connections", "rows", "not_run", "versions", "warnings");
+                "wrk_connections", "short_connections", "rows", "not_run", "versions", "warnings", "failures");
         List<String> ran = new ArrayList<>();
         for (Object o : MiniJson.arr(top.get("rows"))) {
             Map<String, Object> row = MiniJson.obj(o);
@@ -52,6 +53,8 @@ class BenchProxyCliTest {
                         .anySatisfy(w -> assertThat((String) w).startsWith(mode + " "));
             }
         }
+        assertThat(MiniJson.arr(top.get("warnings"))).as("byte counts of the splice proxies")
+                .noneSatisfy(w -> assertThat((String) w).contains("the proxy counted"));
         List<String> left = MiniJson.arr(top.get("not_run")).stream().map(o -> ((String) o).split(":")[0]).toList();
         assertThat(ran).containsAll(List.of("direct", "copy", "splice"));
         List<String> all = new ArrayList<>(ran);

@@ -87,6 +87,14 @@ class ProxyBenchPartsTest {
     }
 
     @Test
+    void bytesOurProxyReportsWhenStopped() {
+        assertThat(ProxyProcess.reportedBytes("stopped connections=3 bytes=1234")).isEqualTo(1234);
+        assertThat(ProxyProcess.reportedBytes("stopped connections=3 bytes=1234 spliced=2")).isEqualTo(1234);
+        assertThat(ProxyProcess.reportedBytes("connections 3  bytes 1234")).isEqualTo(-1);
+        assertThat(ProxyProcess.reportedBytes("stopped connections=3 bytes=12x")).isEqualTo(-1);
+    }
+
+    @Test
     void wrkClosesEveryConnection() {
         assertThat(ShortConnectionLoad.command("wrk", "http://127.0.0.1:1/1k", 8, 5)).containsExactly("wrk", "-t1",
                 "-c8", "-d5s", "--latency", "--timeout", "2s", "-H", "Connection: close", "http://127.0.0.1:1/1k");
@@ -164,7 +172,8 @@ class ProxyBenchPartsTest {
                         0.5),
                 new ProxyBench.Row("haproxy", 40.0, 60.0, List.of(5.0, 6.0, 7.0), 0.8, 3.25, 7000, 12, 0.4, 1.5)),
                 List.of("socat: socat not installed: apt-get install socat"), versions,
-                List.of("haproxy round 1: wrk: connect 0, read 12, write 0, timeout 0, non-2xx 0"));
+                List.of("haproxy round 1: wrk: connect 0, read 12, write 0, timeout 0, non-2xx 0"),
+                List.of("splice round 2, bulk with 64 connections of 4194304 bytes each way: a transfer failed"));
         List<String> table = ProxyBenchReport.table(r);
         assertThat(table).hasSize(4);
         assertThat(table.get(1).split("\\s+")).containsExactly("mode", "mean", "p99", "1c", "8c", "64c", "proxy",
@@ -176,10 +185,11 @@ class ProxyBenchPartsTest {
         java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
         ProxyBenchReport.text(new java.io.PrintStream(bytes, true, StandardCharsets.UTF_8), r);
         String text = bytes.toString(StandardCharsets.UTF_8);
-        assertThat(text).contains("not run: socat: socat not installed", "WARNING: haproxy round 1: wrk: connect 0, "
+        assertThat(text).contains("FAILED: splice round 2, bulk with 64 connections", "not run: socat: socat not installed", "WARNING: haproxy round 1: wrk: connect 0, "
                 + "read 12", "haproxy: HAProxy 2.6.12, mode tcp, option splice-auto");
         Map<String, Object> json = MiniJson.object(ProxyBenchReport.json(r));
-        assertThat(json).containsKeys("rounds", "connections", "rows", "not_run", "versions", "warnings");
+        assertThat(json).containsKeys("rounds", "connections", "rows", "not_run", "versions", "warnings", "failures");
+        assertThat(MiniJson.arr(json.get("failures"))).hasSize(1);
         Map<String, Object> direct = MiniJson.obj(MiniJson.arr(json.get("rows")).get(0));
         assertThat(direct.get("proxy_cpu_s_per_gib")).isNull();
         assertThat(MiniJson.arr(direct.get("gbps"))).hasSize(3);
