@@ -499,6 +499,12 @@ public final class Splicer implements AutoCloseable {
 
     /** Both sockets become redirect targets; false (and nothing left in the maps) if refused. */
     private boolean enterTargets(Pair p) {
+        // what each reader consumed, read now: once a socket has a psock, FIONREAD counts only the
+        // psock's own queue (6.10+), and consumedByReader would count queued bytes as consumed
+        for (Side s : new Side[] {p.client, p.upstream}) {
+            s.consumedAtTargets = TcpQueues.consumedByReader(s.fd);
+            s.handedOffAtTargets = s.handedOff;
+        }
         boolean in;
         try {
             peers.put(p.client.cookie, p.upstream.cookie);
@@ -618,9 +624,11 @@ public final class Splicer implements AutoCloseable {
     /** Where a side's received and user-space byte counts stand as the verdict takes over. */
     private static void received(Side s) {
         // what the reader consumed, not what TCP received: bytes arriving after the relay's
-        // last read are the verdict's to judge (and count), so they must be after the base
-        long consumed = TcpQueues.consumedByReader(s.fd);
-        s.receivedBase = consumed >= 0 ? consumed : TcpQueues.receivedByTcp(s.fd);
+        // last read are the verdict's to judge (and count), so they must be after the base. The
+        // socket is a redirect target already (FIONREAD no longer tells): consumed when it became
+        // one, plus what the relay has read from it since
+        s.receivedBase = s.consumedAtTargets >= 0 ? s.consumedAtTargets + (s.handedOff - s.handedOffAtTargets)
+                : TcpQueues.receivedByTcp(s.fd);
         s.handedOffBase = s.handedOff;
     }
 
@@ -717,6 +725,8 @@ public final class Splicer implements AutoCloseable {
         long handedBase;
         long receivedBase = -1;  // bytes the reader had consumed when the verdict took over
         long handedOffBase;      // handedOff then
+        long consumedAtTargets = -1; // bytes its reader had consumed when it entered targets
+        long handedOffAtTargets; // handedOff then
         boolean spliced;      // in socks: the verdict redirects what it receives
         volatile long handedOff; // bytes moved in user space: relayed or passed by the verdict
         boolean eof;          // this side sent FIN
