@@ -73,6 +73,7 @@ public final class Splicer implements AutoCloseable {
     private static final int BUF = 64 * 1024;
     private static final int BOUNDARY_BUF = 1 << 20;
     private static final long BOUNDARY_LIMIT = 4L << 20;
+    private static final long BUSY_TARGET_BYTES = 256 * 1024;
     private static final long FIRST_LOOK_NANOS = 20_000;
     private static final long LAST_LOOK_NANOS = 1_000_000;
 
@@ -539,6 +540,15 @@ public final class Splicer implements AutoCloseable {
                 return; // when the pending bytes were written (EPOLLOUT), s unread since
             }
         }
+        // the kernel's redirect work resends the start of a segment it had partly sent when the
+        // target's send buffer filled (sk_psock_backlog resets its resume offset; seen as echoed
+        // bytes repeated at a 32 KiB page boundary under load, 6.18): never hand over a direction
+        // whose target is still working off a full queue; keep relaying it and look again later
+        long unacked = TcpQueues.unacked(o.fd);
+        s.targetBusy = unacked > BUSY_TARGET_BYTES;
+        if (s.targetBusy) {
+            return;
+        }
         if (targetSendBuffer > 0) {
             SpliceSockets.sendBufferAtLeast(o.fd, targetSendBuffer);
         }
@@ -560,6 +570,10 @@ public final class Splicer implements AutoCloseable {
             spliced.incrementAndGet();
         }
         SpliceSockets.kick(s.fd);
+        if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
+            LOG.log(System.Logger.Level.DEBUG, "sockmap4j: pair {0}: the {1}''s bytes go through the kernel now"
+                    + " ({2} relayed before)", p.id, s == p.client ? "client" : "upstream", s.handedOff);
+        }
     }
 
     /**
@@ -695,7 +709,7 @@ public final class Splicer implements AutoCloseable {
      * writing and not read before it can write again (an echo).
      */
     private static boolean holding(Pair p, Side s, Side o) {
-        return p.want && !s.spliced && !s.refused && !p.stayRelayed && s.clean && !o.hasPending();
+        return p.want && !s.spliced && !s.refused && !p.stayRelayed && !s.targetBusy && s.clean && !o.hasPending();
     }
 
     /** Claims both cookies for {@code p}, or throws if either is in a live pair (nothing touched). */
@@ -735,6 +749,7 @@ public final class Splicer implements AutoCloseable {
         long shutdownAt;
         long finBeforeVerdictAt; // when its FIN was seen before the verdict judged every byte (0: not)
         boolean refused;      // the kernel refused it in socks: its direction stays relayed
+        boolean targetBusy;   // its switch waits for the other side's send queue to drain
         boolean clean;        // the last read found the receive queue empty, and nothing was read since
         MemorySegment pending; // read from this side, not yet written to the other
         long pendOff;

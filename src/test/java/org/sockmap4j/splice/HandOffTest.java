@@ -149,15 +149,17 @@ class HandOffTest {
             assertThat(SplicerMaps.of(splicer)).isEqualTo(SplicerMaps.Entries.NONE);
             assertThat(splicer.stats().pairsSpliced()).as("the pair went to the kernel: %s, %s; the Splicer said:%n%s", r,
                     pair.timeline(), log.text()).isEqualTo(1);
-            // each spliced direction's FIN passed on once every byte before it was taken; a
-            // direction whose source sent FIN while it was switching stays relayed (and says so)
+            // each direction that went to the kernel passed its FIN on once every byte before it
+            // was taken; a direction may also stay relayed to its end (its source sent FIN while
+            // switching, or its target never caught up with its send queue)
             String said = log.text();
-            assertThat(said.contains("FIN on to the upstream") || said.contains("the client stays relayed"))
-                    .as("client -> upstream: spliced and its FIN passed on, or relayed; the Splicer said:%n%s", said)
-                    .isTrue();
-            assertThat(said.contains("FIN on to the client") || said.contains("the upstream stays relayed"))
-                    .as("upstream -> client: spliced and its FIN passed on, or relayed; the Splicer said:%n%s", said)
-                    .isTrue();
+            assertThat(said).as("a direction went to the kernel").contains("bytes go through the kernel now");
+            if (said.contains("the client's bytes go through the kernel now")) {
+                assertThat(said).as("client -> upstream spliced: its FIN").contains("FIN on to the upstream");
+            }
+            if (said.contains("the upstream's bytes go through the kernel now")) {
+                assertThat(said).as("upstream -> client spliced: its FIN").contains("FIN on to the client");
+            }
         }
     }
 }

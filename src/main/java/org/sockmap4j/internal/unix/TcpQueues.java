@@ -62,6 +62,15 @@ public final class TcpQueues {
         return acked + outq.get(JAVA_INT, 0);
     }
 
+    /** Bytes in the socket's send queue not yet acknowledged ({@code SIOCOUTQ}), or -1. */
+    public static long unacked(int fd) {
+        MemorySegment outq = Scratch.get().misc.asSlice(2560 + 264, 4);
+        if (Libc.ioctl(fd, Libc.SIOCOUTQ, outq) < 0) {
+            return -1;
+        }
+        return outq.get(JAVA_INT, 0);
+    }
+
     /**
      * Bytes TCP has received on the socket in order ({@code tcp_info.tcpi_bytes_received},
      * Linux 4.1+), read by anyone or not, plus one for a FIN received (the sequence number it
