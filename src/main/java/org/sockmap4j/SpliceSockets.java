@@ -86,18 +86,37 @@ final class SpliceSockets {
     }
 
     /**
-     * Raises SO_SNDBUF of {@code fd} to {@code bytes} (the kernel doubles it) unless it is
-     * already that large; a value set this way turns send-buffer autotuning off for the socket.
+     * Raises the send buffer of {@code fd} to {@code bytes} (the kernel doubles it) unless it is
+     * already that large: SO_SNDBUFFORCE (CAP_NET_ADMIN; above net.core.wmem_max), else
+     * SO_SNDBUF only if wmem_max lets it grow the buffer (a value set either way turns send-buffer
+     * autotuning off for the socket, so a cap below what autotuning reaches would shrink it).
      */
     static void sendBufferAtLeast(int fd, int bytes) {
         long now = SockOpt.getInt(fd, Libc.SO_SNDBUF);
-        if (!SockOpt.failed(now) && now >= 2L * bytes) {
+        if (SockOpt.failed(now) || now >= 2L * bytes) {
             return;
         }
         try (Arena a = Arena.ofConfined()) {
             MemorySegment v = a.allocate(JAVA_INT);
             v.set(JAVA_INT, 0, bytes);
-            Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_SNDBUF, v, 4);
+            if (Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_SNDBUFFORCE, v, 4) == 0) {
+                return;
+            }
+            long max = WMEM_MAX;
+            if (max > 0 && 2 * Math.min(max, bytes) > now) {
+                Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_SNDBUF, v, 4);
+            }
+        }
+    }
+
+    private static final long WMEM_MAX = readWmemMax();
+
+    private static long readWmemMax() {
+        try {
+            return Long.parseLong(java.nio.file.Files.readString(java.nio.file.Path.of("/proc/sys/net/core/wmem_max"))
+                    .strip());
+        } catch (java.io.IOException | RuntimeException e) {
+            return -1;
         }
     }
 

@@ -216,11 +216,14 @@ public final class Splicer implements AutoCloseable {
         }
 
         /**
-         * SO_SNDBUF given to the socket a spliced direction sends out of (default 4 MiB, which the
-         * kernel doubles; 0 leaves autotuning alone). The kernel's redirect queue hands bytes to
-         * that socket from one work item, which retries a full send buffer only a jiffy later, so
-         * a small buffer caps a single spliced flow near one buffer per jiffy (docs/performance.md).
-         * The buffer fills only when its reader is slower than the sender.
+         * Send buffer given to the socket a spliced direction sends out of when it is smaller
+         * (default 4 MiB, which the kernel doubles; SO_SNDBUFFORCE, else SO_SNDBUF within
+         * net.core.wmem_max; 0 leaves autotuning alone). The kernel's redirect work hands bytes to
+         * that socket from one work item, which retries a full send buffer only a jiffy later (a
+         * small buffer caps a single spliced flow near one buffer per jiffy), and on 6.18 resends
+         * the start of a segment it had partly sent when the buffer filled (docs/performance.md):
+         * a larger buffer fills less often. It fills only when its reader is slower than the
+         * sender.
          */
         public Builder targetSendBuffer(int bytes) {
             if (bytes < 0) {

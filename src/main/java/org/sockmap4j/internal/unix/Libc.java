@@ -26,6 +26,7 @@ public final class Libc {
     public static final int SO_REUSEADDR = 2;
     public static final int SO_LINGER = 13;
     public static final int SO_SNDBUF = 7;
+    public static final int SO_SNDBUFFORCE = 32;
     public static final int SO_ACCEPTCONN = 30;
     public static final int SO_PROTOCOL = 38;
     public static final int SO_DOMAIN = 39;
