@@ -30,13 +30,13 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  *
  * <h2>Relay, then kernel</h2>
  * Splicing costs a fixed amount per connection and pays off only for connections that live long
- * or move many bytes, so by default ({@link SplicePolicy#auto()}) a new pair is first relayed in
- * user space by the watcher thread (non-blocking, epoll) and handed to the kernel once it moved
- * 64 KiB or lived 100 ms; short exchanges end while still relayed, as fast as a good user-space
- * proxy. {@link SplicePolicy#always()} splices at once. {@code splice} itself only checks both
+ * or move many bytes. By default ({@link SplicePolicy#always()}) a pair goes to the kernel at once;
+ * with {@link SplicePolicy#auto()} (experimental) a new pair is first relayed in user space by the
+ * watcher thread (non-blocking, epoll) and handed to the kernel once it moved 64 KiB or lived
+ * 100 ms, so short exchanges end while still relayed. {@code splice} itself only checks both
  * sockets (connected TCP, not already in a pair of this Splicer, refused before any data is
- * touched), writes what the proxy already read and registers the pair: it returns in
- * microseconds and never blocks.
+ * touched), writes what the proxy already read and registers the pair (under {@code always} it
+ * also reads both queues to a segment boundary and enters the maps): it never blocks.
  *
  * <h2>The switch to the kernel</h2>
  * The kernel's verdict reader takes whole queued segments, ignoring how much of one was already
@@ -165,7 +165,7 @@ public final class Splicer implements AutoCloseable {
 
     /**
      * A Splicer for up to 10,000 concurrent spliced pairs, with skb_verdict framing (stream-parser
-     * framing on kernels before 5.13) and the {@link SplicePolicy#auto()} policy.
+     * framing on kernels before 5.13) and the {@link SplicePolicy#always()} policy.
      */
     public static Splicer create() {
         return builder().create();
@@ -191,14 +191,15 @@ public final class Splicer implements AutoCloseable {
         private int maxPairs = 10_000;
         private Framing framing;
         private boolean noDelay = true;
-        private SplicePolicy policy = SplicePolicy.auto();
+        private SplicePolicy policy = SplicePolicy.always();
         private int targetSendBuffer = 4 << 20;
 
         private Builder() {}
 
         /**
-         * When pairs move from the user-space relay into the kernel: {@link SplicePolicy#auto()}
-         * (the default: after 64 KiB or 100 ms) or {@link SplicePolicy#always()}.
+         * When pairs move from the user-space relay into the kernel: {@link SplicePolicy#always()}
+         * (the default: at once) or {@link SplicePolicy#auto()} (after 64 KiB or 100 ms;
+         * experimental, see its Javadoc).
          */
         public Builder policy(SplicePolicy policy) {
             this.policy = java.util.Objects.requireNonNull(policy, "policy");

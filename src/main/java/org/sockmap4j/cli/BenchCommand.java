@@ -159,7 +159,7 @@ final class BenchCommand {
                 + "of our proxies' sockets (default: autotuning).")
         int sockbuf;
 
-        @Option(names = "--modes", split = ",", description = "Rows to run, of direct, copy, splice, splice-always, "
+        @Option(names = "--modes", split = ",", description = "Rows to run, of direct, copy, splice, splice-auto, "
                 + "splice-parser, haproxy, nginx, socat (default: all but splice-parser; a row that cannot run here, "
                 + "e.g. a peer not installed, is left out with a line saying why).")
         List<String> modes;

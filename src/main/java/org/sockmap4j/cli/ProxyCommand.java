@@ -44,9 +44,9 @@ final class ProxyCommand implements Callable<Integer> {
             + "or stream_parser (parser + stream_verdict); default: skb_verdict where the kernel has it.")
     Framing framing;
 
-    @Option(names = "--policy", defaultValue = "auto", description = "splice mode: auto (relay each connection in "
-            + "user space, splice it after --splice-after-bytes or --splice-after-ms, like HAProxy's splice-auto) or "
-            + "always (splice at once); default ${DEFAULT-VALUE}.")
+    @Option(names = "--policy", defaultValue = "always", description = "splice mode: always (splice at once) or auto "
+            + "(relay each connection in user space, splice it after --splice-after-bytes or --splice-after-ms, like "
+            + "HAProxy's splice-auto; experimental: see docs/performance.md); default ${DEFAULT-VALUE}.")
     Policy policy;
 
     @Option(names = "--splice-after-bytes", paramLabel = "BYTES", description = "auto policy: splice a connection "

@@ -24,11 +24,11 @@ record ProxyRow(String name, Kind kind, List<String> sockmapArgs) {
     enum Kind { DIRECT, SOCKMAP, HAPROXY, NGINX, SOCAT }
 
     /** The rows {@code --modes} may name, in table order. */
-    static final List<String> NAMES = List.of("direct", "copy", "splice", "splice-always", "splice-parser", "haproxy",
+    static final List<String> NAMES = List.of("direct", "copy", "splice", "splice-auto", "splice-parser", "haproxy",
             "nginx", "socat");
 
     /** The rows run without {@code --modes} (each where it can run). */
-    static final List<String> DEFAULT = List.of("direct", "copy", "splice", "splice-always", "haproxy", "nginx",
+    static final List<String> DEFAULT = List.of("direct", "copy", "splice", "splice-auto", "haproxy", "nginx",
             "socat");
 
     /** The row called {@code name}; {@code sockbuf} > 0 sets our proxies' socket buffers. */
@@ -38,7 +38,7 @@ record ProxyRow(String name, Kind kind, List<String> sockmapArgs) {
             case "direct" -> new ProxyRow(name, Kind.DIRECT, List.of());
             case "copy" -> ours(name, buf, "--mode", "copy");
             case "splice" -> ours(name, buf, "--mode", "splice");
-            case "splice-always" -> ours(name, buf, "--mode", "splice", "--policy", "always");
+            case "splice-auto" -> ours(name, buf, "--mode", "splice", "--policy", "auto");
             case "splice-parser" -> ours(name, buf, "--mode", "splice", "--framing", "stream_parser");
             case "haproxy" -> new ProxyRow(name, Kind.HAPROXY, List.of());
             case "nginx" -> new ProxyRow(name, Kind.NGINX, List.of());

@@ -64,7 +64,7 @@ class BenchProxyCliTest {
         for (String peer : List.of("haproxy", "socat")) {
             assertThat(ran.contains(peer)).as(peer + " installed, so measured").isEqualTo(BenchTools.find(peer) != null);
         }
-        assertThat(ran.contains("splice-always")).isEqualTo(ProxyRow.proxyHasOption("--policy"));
+        assertThat(ran.contains("splice-auto")).isEqualTo(ProxyRow.proxyHasOption("--policy"));
         Map<String, Object> versions = MiniJson.obj(top.get("versions"));
         for (String peer : List.of("haproxy", "nginx", "socat")) {
             assertThat(versions.containsKey(peer)).isEqualTo(ran.contains(peer));

@@ -102,14 +102,14 @@ class ProxyBenchPartsTest {
 
     @Test
     void rowsByName() {
-        assertThat(ProxyRow.named("splice-always", 0).sockmapArgs()).containsExactly("--mode", "splice", "--policy",
-                "always");
+        assertThat(ProxyRow.named("splice-auto", 0).sockmapArgs()).containsExactly("--mode", "splice", "--policy",
+                "auto");
         assertThat(ProxyRow.named("copy", 4096).sockmapArgs()).containsExactly("--mode", "copy", "--sockbuf", "4096");
         assertThat(ProxyRow.named("splice", 0).splices()).isTrue();
         assertThat(ProxyRow.named("copy", 0).splices()).isFalse();
         assertThat(ProxyRow.named("haproxy", 0).kind()).isEqualTo(ProxyRow.Kind.HAPROXY);
         assertThatThrownBy(() -> ProxyRow.named("envoy", 0)).hasMessageContaining("unknown mode 'envoy'");
-        assertThat(ProxyRow.DEFAULT).containsExactly("direct", "copy", "splice", "splice-always", "haproxy", "nginx",
+        assertThat(ProxyRow.DEFAULT).containsExactly("direct", "copy", "splice", "splice-auto", "haproxy", "nginx",
                 "socat");
     }
 
