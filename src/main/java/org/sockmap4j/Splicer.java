@@ -220,11 +220,9 @@ public final class Splicer implements AutoCloseable {
          * Send buffer given to the socket a spliced direction sends out of when it is smaller
          * (default 4 MiB, which the kernel doubles; SO_SNDBUFFORCE, else SO_SNDBUF within
          * net.core.wmem_max; 0 leaves autotuning alone). The kernel's redirect work hands bytes to
-         * that socket from one work item, which retries a full send buffer only a jiffy later (a
-         * small buffer caps a single spliced flow near one buffer per jiffy), and on 6.18 resends
-         * the start of a segment it had partly sent when the buffer filled (docs/performance.md):
-         * a larger buffer fills less often. It fills only when its reader is slower than the
-         * sender.
+         * that socket from one work item, which retries a full send buffer only a jiffy later: a
+         * small buffer caps a single spliced flow near one buffer per jiffy (docs/performance.md).
+         * It fills only when its reader is slower than the sender.
          */
         public Builder targetSendBuffer(int bytes) {
             if (bytes < 0) {
@@ -544,10 +542,9 @@ public final class Splicer implements AutoCloseable {
                 return; // when the pending bytes were written (EPOLLOUT), s unread since
             }
         }
-        // the kernel's redirect work resends the start of a segment it had partly sent when the
-        // target's send buffer filled (sk_psock_backlog resets its resume offset; seen as echoed
-        // bytes repeated at a 32 KiB page boundary under load, 6.18): never hand over a direction
-        // whose target is still working off a full queue; keep relaying it and look again later
+        // a target still working off a backed-up send queue is not keeping up: keep relaying
+        // (the relay holds the sender back through TCP; the kernel's redirect queue would not)
+        // and look again on a later event
         long unacked = TcpQueues.unacked(o.fd);
         s.targetBusy = unacked > BUSY_TARGET_BYTES;
         if (s.targetBusy) {
