@@ -101,6 +101,7 @@ public final class Splicer implements AutoCloseable {
     /** readToBoundary's buffer (locked while in use). */
     private final MemorySegment boundaryBuf = Arena.ofAuto().allocate(BOUNDARY_BUF);
     private volatile boolean mapsFullLogged;
+    private static volatile boolean slowFdLookupLogged;
     private long closedPairs;
     private long closedC2u;
     private long closedU2c;
@@ -285,6 +286,13 @@ public final class Splicer implements AutoCloseable {
         java.util.Objects.requireNonNull(client, "client");
         java.util.Objects.requireNonNull(upstream, "upstream");
         long t0 = System.nanoTime();
+        if (!ChannelFds.fastPathEnabled() && !slowFdLookupLogged) {
+            slowFdLookupLogged = true;
+            LOG.log(System.Logger.Level.INFO, "sockmap4j: the Splicer finds each channel's fd by scanning"
+                    + " /proc/self/fd (100-150 us per channel measured, more with more open fds): run with --add-exports"
+                    + " java.base/sun.nio.ch=org.sockmap4j (ALL-UNNAMED on the class path) to read it from the JDK,"
+                    + " or splice raw fds (logged once)");
+        }
         int c = ChannelFds.fdOf(client);
         int u = ChannelFds.fdOf(upstream);
         return register(t0, c, client, toUpstream, u, upstream, toClient);
