@@ -288,10 +288,10 @@ public final class Splicer implements AutoCloseable {
         long t0 = System.nanoTime();
         if (!ChannelFds.fastPathEnabled() && !slowFdLookupLogged) {
             slowFdLookupLogged = true;
-            LOG.log(System.Logger.Level.INFO, "sockmap4j: the Splicer finds each channel's fd by scanning"
+            LOG.log(System.Logger.Level.DEBUG, "sockmap4j: the Splicer finds each channel's fd by scanning"
                     + " /proc/self/fd (100-150 us per channel measured, more with more open fds): run with --add-exports"
                     + " java.base/sun.nio.ch=org.sockmap4j (ALL-UNNAMED on the class path) to read it from the JDK,"
-                    + " or splice raw fds (logged once)");
+                    + " or splice raw fds (logged once, at DEBUG: a library does not write to stderr unasked)");
         }
         int c = ChannelFds.fdOf(client);
         int u = ChannelFds.fdOf(upstream);
