@@ -52,14 +52,8 @@ public final class TcpQueues {
     /** Bytes acked plus bytes queued, or -1 if the socket cannot say (closed, not TCP). */
     public static long handedToTcp(int fd) {
         long acked = tcpInfoU64(fd, BYTES_ACKED);
-        if (acked < 0) {
-            return -1;
-        }
-        MemorySegment outq = Scratch.get().misc.asSlice(2560 + 264, 4);
-        if (Libc.ioctl(fd, Libc.SIOCOUTQ, outq) < 0) {
-            return -1;
-        }
-        return acked + outq.get(JAVA_INT, 0);
+        long queued = acked < 0 ? -1 : unacked(fd);
+        return queued < 0 ? -1 : acked + queued;
     }
 
     /** Bytes in the socket's send queue not yet acknowledged ({@code SIOCOUTQ}), or -1. */
