@@ -78,15 +78,8 @@ class NettyIntegrityTest {
              ServerSocketChannel server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0), 256);
              ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
             List<Future<Streams.Digest>> atUpstream = new ArrayList<>();
-            Future<?> upstreams = threads.submit(() -> {
-                for (int i = 0; i < CONNECTIONS; i++) {
-                    SocketChannel up = server.accept();
-                    synchronized (atUpstream) {
-                        atUpstream.add(threads.submit(() -> StreamPeers.upstream(up, BYTES_EACH_WAY, CHUNK, threads)));
-                    }
-                }
-                return null;
-            });
+            Future<?> upstreams = StreamPeers.acceptUpstreams(server, CONNECTIONS, BYTES_EACH_WAY, CHUNK, threads,
+                    atUpstream);
             List<Future<Streams.Digest>> clients = new ArrayList<>();
             List<SplicedPair> pairs = new ArrayList<>();
             try (SpliceProxyExample proxy = SpliceProxyExample.start(NettySplicer.of(splicer),

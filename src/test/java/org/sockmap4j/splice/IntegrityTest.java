@@ -51,15 +51,8 @@ class IntegrityTest {
              ServerSocketChannel server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0), 256);
              ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
             List<Future<Streams.Digest>> atUpstream = new ArrayList<>();
-            Future<?> upstreams = threads.submit(() -> {
-                for (int i = 0; i < CONNECTIONS; i++) {
-                    SocketChannel up = server.accept();
-                    synchronized (atUpstream) {
-                        atUpstream.add(threads.submit(() -> StreamPeers.upstream(up, BYTES_EACH_WAY, CHUNK, threads)));
-                    }
-                }
-                return null;
-            });
+            Future<?> upstreams = StreamPeers.acceptUpstreams(server, CONNECTIONS, BYTES_EACH_WAY, CHUNK, threads,
+                    atUpstream);
             List<Future<Outcome>> clients = new ArrayList<>();
             List<SplicedPair> pairs = new ArrayList<>();
             try (SpliceProxy proxy = SpliceProxy.start(splicer, server.getLocalAddress(), SpliceProxy.PLAIN)) {

@@ -1,7 +1,9 @@
 package org.sockmap4j.splice;
 
 import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 
@@ -41,6 +43,23 @@ public final class StreamPeers {
             sent.get();
             return got;
         }
+    }
+
+    /**
+     * Accepts {@code count} connections on {@code server}, each served by {@link #upstream} on a
+     * task of its own whose future is added to {@code atUpstream} (under its lock).
+     */
+    public static Future<?> acceptUpstreams(ServerSocketChannel server, int count, long bytes, int chunk,
+            ExecutorService threads, List<Future<Streams.Digest>> atUpstream) {
+        return threads.submit(() -> {
+            for (int i = 0; i < count; i++) {
+                SocketChannel up = server.accept();
+                synchronized (atUpstream) {
+                    atUpstream.add(threads.submit(() -> upstream(up, bytes, chunk, threads)));
+                }
+            }
+            return null;
+        });
     }
 
     /** The upstream end; asserts the client's stream arrived intact and returns its digest. */
