@@ -40,9 +40,20 @@ class IntegrityTest {
     /** One connection's outcome at the two ends. */
     record Outcome(int id, Streams.Digest atUpstream, Streams.Digest atClient) {}
 
-    /** The default policy: each connection relayed for its first 64 KiB, then spliced. */
+    /** Relay first ({@code auto}): each connection relayed for its first 64 KiB, then spliced. */
     SplicePolicy policy() {
         return SplicePolicy.auto();
+    }
+
+    /**
+     * What the Splicer must have sent to the kernel. Under {@code auto} a direction switches only
+     * at a moment its target has at most 256 KiB unacknowledged: in a TCG guest, where the
+     * readers lag, 2 of 64 pairs never found one and were relayed to the end (CI, 6.1), which
+     * loses nothing. So relay-first asserts that the switch happened under this load at all.
+     */
+    void assertSpliced(long spliced) {
+        System.out.printf("IntegrityTest (%s): %d of %d pairs went to the kernel%n", policy(), spliced, CONNECTIONS);
+        assertThat(spliced).as("pairs that went to the kernel").isBetween(1L, (long) CONNECTIONS);
     }
 
     @Test
@@ -93,7 +104,7 @@ class IntegrityTest {
             assertThat(splicer.stats().pairsClosed()).isEqualTo(CONNECTIONS);
             assertThat(splicer.stats().clientToUpstream()).isEqualTo(CONNECTIONS * (BYTES_EACH_WAY + 8));
             assertThat(SplicerMaps.of(splicer)).isEqualTo(SplicerMaps.Entries.NONE);
-            assertThat(splicer.stats().pairsSpliced()).as("pairs that went to the kernel").isEqualTo(CONNECTIONS);
+            assertSpliced(splicer.stats().pairsSpliced());
         }
     }
 }

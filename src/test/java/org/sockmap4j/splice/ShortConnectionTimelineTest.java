@@ -47,9 +47,10 @@ class ShortConnectionTimelineTest {
     record ProxySide(long accepted, long upstreamConnected, long fdLookup, long spliceCalled, SplicedPair pair) {}
 
     @ParameterizedTest
-    @ValueSource(strings = {"auto", "always"})
+    @ValueSource(strings = {"relay-first", "always"})
     void whereAShortConnectionsTimeGoes(String policyName) throws Exception {
-        SplicePolicy policy = policyName.equals("auto") ? SplicePolicy.auto() : SplicePolicy.always();
+        // relay-first: auto's 64 KiB without its 100 ms, which a connection in a TCG guest can outlive
+        SplicePolicy policy = policyName.equals("always") ? SplicePolicy.always() : ManyPairsTest.RELAY_FIRST;
         byte[] request = "GET / HTTP/1.0\r\n\r\n".getBytes();
         byte[] answer = new byte[ANSWER];
         Arrays.fill(answer, (byte) 'x');
