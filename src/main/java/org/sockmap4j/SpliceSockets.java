@@ -26,6 +26,12 @@ final class SpliceSockets {
      * hand-off touches any data, so a refused socket is left as it was.
      */
     static void checkSpliceable(int fd, String role) {
+        // one getsockopt for the common case: TCP_INFO answers only for a TCP socket (IPv4 or IPv6)
+        // and tells its state; the family, type and protocol are asked only to explain a refusal
+        int state = tcpState(fd);
+        if (state == TCP_ESTABLISHED || state == TCP_CLOSE_WAIT) {
+            return;
+        }
         String what = role + " fd " + fd;
         long domain = SockOpt.getInt(fd, Libc.SO_DOMAIN);
         if (SockOpt.failed(domain)) {
@@ -39,7 +45,6 @@ final class SpliceSockets {
                     "a Splicer splices TCP sockets (IPv4 or IPv6) only; this one is domain " + domain + ", type "
                             + type + ", protocol " + proto);
         }
-        int state = tcpState(fd);
         if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT) {
             throw new UnsupportedSocketException("splice", what, Errno.EOPNOTSUPP.code(),
                     "the socket must be connected (TCP ESTABLISHED, or CLOSE_WAIT); it is in TCP state " + state

@@ -364,12 +364,10 @@ public final class Splicer implements AutoCloseable {
             }
         }
         if (!policy.immediate()) {
+            // no wake-up call (an eventfd write and read per pair): the watcher never sleeps
+            // longer than the policy's age (see maxSleepNanos), so it looks at byAge by wantAt
             p.wantAt = t0 + policy.age().toNanos();
-            boolean first = byAge.isEmpty();
             byAge.add(p);
-            if (first) {
-                epoll.wakeUp(); // the watcher may be asleep for up to a second: set its alarm
-            }
         }
         return p.handle;
     }
@@ -799,7 +797,7 @@ public final class Splicer implements AutoCloseable {
         final SplicedPair handle;
         final long startedAt;
         long spliceCallNanos = -1;
-        boolean live;         // in targets: a direction whose source is in socks is moved by the kernel
+        volatile boolean live; // in targets: a direction whose source is in socks is moved by the kernel
         long liveAt;          // when the first direction went to the kernel
         boolean want;         // the policy says splice as soon as the queues allow
         long wantAt;          // when the policy's age limit comes
@@ -818,12 +816,23 @@ public final class Splicer implements AutoCloseable {
         }
     }
 
+    /**
+     * The longest the watcher sleeps: a second, or under a relay-first policy its age (at least a
+     * millisecond), so that a pair registered while it sleeps is looked at by its wantAt.
+     */
+    private long maxSleepNanos() {
+        long second = TimeUnit.SECONDS.toNanos(1);
+        return policy.immediate() ? second
+                : Math.min(second, Math.max(TimeUnit.MILLISECONDS.toNanos(1), policy.age().toNanos()));
+    }
+
     private void watch() {
+        long maxSleepNanos = maxSleepNanos();
         long look = 0; // the next look at draining pairs, nanoseconds (0: none draining)
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buf = arena.allocate(BUF);
             while (!closed) {
-                long timeout = TimeUnit.SECONDS.toNanos(1);
+                long timeout = maxSleepNanos;
                 Pair head = byAge.peek();
                 if (head != null) {
                     timeout = Math.max(0, Math.min(timeout, head.wantAt - System.nanoTime()));
@@ -1073,12 +1082,13 @@ public final class Splicer implements AutoCloseable {
         if (p == null) {
             return -1;
         }
-        return bytes(clientToUpstream ? p.client : p.upstream);
+        return bytes(p, clientToUpstream ? p.client : p.upstream);
     }
 
     /** Bytes received on {@code s} and sent out of the other side: relayed plus redirected. */
-    private long bytes(Side s) {
-        return s.handedOff + Math.max(0, peers.bytes(s.cookie));
+    private long bytes(Pair p, Side s) {
+        // a pair that never entered the maps has no peers entries: no lookup (a syscall) needed
+        return s.handedOff + (p.live ? Math.max(0, peers.bytes(s.cookie)) : 0);
     }
 
     /** When each step of a pair happened so far. */
@@ -1117,8 +1127,8 @@ public final class Splicer implements AutoCloseable {
             return;
         }
         p.ended = true;
-        long c2u = bytes(p.client);
-        long u2c = bytes(p.upstream);
+        long c2u = bytes(p, p.client);
+        long u2c = bytes(p, p.upstream);
         if (p.client.mask != -1) {
             epoll.remove(p.client.fd);
         }
@@ -1182,8 +1192,8 @@ public final class Splicer implements AutoCloseable {
             long c2u = closedC2u;
             long u2c = closedU2c;
             for (Pair p : pairs.values()) {
-                c2u += bytes(p.client);
-                u2c += bytes(p.upstream);
+                c2u += bytes(p, p.client);
+                u2c += bytes(p, p.upstream);
             }
             return new Stats(pairs.size(), closedPairs, c2u, u2c, spliced.get());
         }

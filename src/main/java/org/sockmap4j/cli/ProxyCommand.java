@@ -122,7 +122,10 @@ final class ProxyCommand implements Callable<Integer> {
             } catch (IOException e) {
                 throw new Errors.UserError("cannot listen on " + listen + ": " + e.getMessage());
             }
-            Thread acceptor = Thread.ofVirtual().start(() -> accept(server, to));
+            // a platform thread blocked in accept(2): one syscall per connection, where a virtual
+            // thread parks on EAGAIN and is woken through the JDK's poller (4 more syscalls and two
+            // thread hand-offs)
+            Thread acceptor = Thread.ofPlatform().daemon().name("sockmap-accept").start(() -> accept(server, to));
             Runner.runUntilStopped("ready proxy listen=" + hostPort((InetSocketAddress) server.getLocalAddress())
                     + " upstream=" + hostPort(to) + " mode=" + mode + (mode == Mode.splice ? " framing=" + framing
                     + " policy=" + policyText(splicePolicy) : ""),
@@ -176,8 +179,10 @@ final class ProxyCommand implements Callable<Integer> {
     private SocketChannel connect(SocketChannel client, InetSocketAddress to) throws IOException {
         SocketChannel up = SocketChannel.open();
         try {
-            for (SocketChannel c : new SocketChannel[] {client, up}) { // a relay adds no Nagle delay
-                c.setOption(java.net.StandardSocketOptions.TCP_NODELAY, true);
+            if (splicer == null) { // a relay adds no Nagle delay (the Splicer sets TCP_NODELAY itself)
+                for (SocketChannel c : new SocketChannel[] {client, up}) {
+                    c.setOption(java.net.StandardSocketOptions.TCP_NODELAY, true);
+                }
             }
             if (sockbuf > 0) {
                 for (SocketChannel c : new SocketChannel[] {client, up}) {
