@@ -17,6 +17,7 @@ final class SpliceSockets {
     private SpliceSockets() {}
 
     static final int TCP_ESTABLISHED = 1;
+    static final int TCP_SYN_SENT = 2;
     static final int TCP_CLOSE = 7;
     static final int TCP_CLOSE_WAIT = 8;
 
@@ -26,11 +27,19 @@ final class SpliceSockets {
      * hand-off touches any data, so a refused socket is left as it was.
      */
     static void checkSpliceable(int fd, String role) {
+        checkSpliceable(fd, role, false);
+    }
+
+    /**
+     * As {@link #checkSpliceable(int, String)}; with {@code connecting}, a socket whose connect is
+     * in progress (SYN_SENT) passes too. Returns the TCP state.
+     */
+    static int checkSpliceable(int fd, String role, boolean connecting) {
         // one getsockopt for the common case: TCP_INFO answers only for a TCP socket (IPv4 or IPv6)
         // and tells its state; the family, type and protocol are asked only to explain a refusal
         int state = tcpState(fd);
-        if (state == TCP_ESTABLISHED || state == TCP_CLOSE_WAIT) {
-            return;
+        if (state == TCP_ESTABLISHED || state == TCP_CLOSE_WAIT || connecting && state == TCP_SYN_SENT) {
+            return state;
         }
         String what = role + " fd " + fd;
         long domain = SockOpt.getInt(fd, Libc.SO_DOMAIN);
@@ -49,8 +58,10 @@ final class SpliceSockets {
             throw new UnsupportedSocketException("splice", what, Errno.EOPNOTSUPP.code(),
                     "the socket must be connected (TCP ESTABLISHED, or CLOSE_WAIT); it is in TCP state " + state
                             + (state == 7 ? " (CLOSE: not connected, or already reset)" : "")
-                            + (state == 10 ? " (LISTEN)" : ""));
+                            + (state == 10 ? " (LISTEN)" : "")
+                            + (state == TCP_SYN_SENT ? " (SYN_SENT: connecting; only an upstream may be)" : ""));
         }
+        return state;
     }
 
     /** tcpi_state (the first byte of struct tcp_info), or -1. */

@@ -5,6 +5,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -106,6 +107,9 @@ public final class Splicer implements AutoCloseable {
     private long closedC2u;
     private long closedU2c;
     private final boolean noDelay;
+    private final long connectTimeoutNanos;
+    /** Pairs whose upstream was handed over connecting, in the order they were: their deadlines. */
+    private final java.util.Queue<Pair> connecting = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final Framing framing;
     private volatile boolean closed;
 
@@ -133,7 +137,9 @@ public final class Splicer implements AutoCloseable {
         }
     }
 
-    private Splicer(int maxPairs, Framing framing, boolean noDelay, SplicePolicy policy, int targetSendBuffer) {
+    private Splicer(int maxPairs, Framing framing, boolean noDelay, SplicePolicy policy, int targetSendBuffer,
+            Duration connectTimeout) {
+        this.connectTimeoutNanos = connectTimeout.toNanos();
         this.noDelay = noDelay;
         this.targetSendBuffer = targetSendBuffer;
         this.policy = policy;
@@ -194,8 +200,23 @@ public final class Splicer implements AutoCloseable {
         private boolean noDelay = true;
         private SplicePolicy policy = SplicePolicy.always();
         private int targetSendBuffer = 4 << 20;
+        private Duration connectTimeout = Duration.ofSeconds(10);
 
         private Builder() {}
+
+        /**
+         * How long an upstream handed over while its connect is still in progress (see
+         * {@link Splicer#splice(SocketChannel, ByteBuffer, SocketChannel, ByteBuffer)}) may take
+         * to connect (default 10 s); past it the pair ends {@link SplicedPair.End#RESET}.
+         */
+        public Builder connectTimeout(Duration timeout) {
+            java.util.Objects.requireNonNull(timeout, "timeout");
+            if (timeout.isNegative() || timeout.isZero()) {
+                throw new IllegalArgumentException("connectTimeout must be > 0, got " + timeout);
+            }
+            this.connectTimeout = timeout;
+            return this;
+        }
 
         /**
          * When pairs move from the user-space relay into the kernel: {@link SplicePolicy#always()}
@@ -259,7 +280,7 @@ public final class Splicer implements AutoCloseable {
         /** Loads the bundled splice program, sizes its maps and attaches it. */
         public Splicer create() {
             return new Splicer(maxPairs, framing == null ? Framing.kernelDefault() : framing, noDelay, policy,
-                    targetSendBuffer);
+                    targetSendBuffer, connectTimeout);
         }
     }
 
@@ -276,8 +297,16 @@ public final class Splicer implements AutoCloseable {
      * upstream); either may be null. The Splicer owns (and will close) both channels. Never
      * blocks: what a side cannot take at once is written by the watcher.
      *
-     * @throws UnsupportedSocketException if either is not an established TCP socket (nothing was
-     *         touched: the caller keeps both)
+     * <p>The upstream may still be connecting (a non-blocking {@link SocketChannel#connect} that
+     * returned false, TCP SYN_SENT): the watcher then waits for the connect's outcome, reading
+     * nothing from the client meanwhile (its bytes wait in its socket). Connected, the pair runs
+     * as if handed over then; refused, unreachable or not connected within
+     * {@link Builder#connectTimeout} (default 10 s), the pair ends {@link SplicedPair.End#RESET},
+     * resetting the client. A proxy's accepting thread can so connect and hand over without
+     * waiting for the upstream's handshake.
+     *
+     * @throws UnsupportedSocketException if either is not an established TCP socket, or the
+     *         upstream one being connected (nothing was touched: the caller keeps both)
      * @throws IllegalArgumentException if both are the same socket or either is already spliced
      *         (nothing was touched)
      * @throws IllegalStateException if the Splicer is closed (nothing was touched)
@@ -324,7 +353,8 @@ public final class Splicer implements AutoCloseable {
             throw new IllegalArgumentException("client and upstream are the same socket (fd " + cFd + ")");
         }
         SpliceSockets.checkSpliceable(cFd, "client");
-        SpliceSockets.checkSpliceable(uFd, "upstream");
+        boolean upstreamConnecting = SpliceSockets.checkSpliceable(uFd, "upstream", true)
+                == SpliceSockets.TCP_SYN_SENT;
         long cCookie = Sockets.cookie(cFd);
         long uCookie = Sockets.cookie(uFd);
         if (cCookie == uCookie) {
@@ -332,6 +362,7 @@ public final class Splicer implements AutoCloseable {
         }
         long id = ids.incrementAndGet();
         Pair p = new Pair(id, new Side(cFd, cCh, cCookie), new Side(uFd, uCh, uCookie), new SplicedPair(this, id), t0);
+        p.connecting = upstreamConnecting;
         reserve(p);
         MemorySegment buf = null;
         synchronized (p) {
@@ -343,9 +374,13 @@ public final class Splicer implements AutoCloseable {
                 p.client.preload(toUpstream);
                 p.upstream.preload(toClient);
                 pairs.put(id, p);
-                flush(p, p.client, p.upstream);
+                if (!p.connecting) {
+                    flush(p, p.client, p.upstream);
+                }
                 flush(p, p.upstream, p.client);
-                if (policy.immediate() && !p.ended) {
+                if (p.connecting) {
+                    connecting.add(p);
+                } else if (policy.immediate() && !p.ended) {
                     p.want = true;
                     buf = borrow();
                     trySwitch(p, buf);
@@ -672,6 +707,13 @@ public final class Splicer implements AutoCloseable {
 
     /** Registers both sides with epoll, or updates what each is watched for. */
     private void watch(Pair p) {
+        if (p.connecting) {
+            // the upstream for its connect's outcome (writable, or an error); the client for
+            // errors only: what it sends waits in its socket (flow-controlled) until then
+            watchMask(p, p.client, Epoll.EPOLLET, p.id << 1);
+            watchMask(p, p.upstream, Epoll.EPOLLOUT, p.id << 1 | 1);
+            return;
+        }
         watch(p, p.client, p.upstream, p.id << 1);
         watch(p, p.upstream, p.client, p.id << 1 | 1);
     }
@@ -698,6 +740,10 @@ public final class Splicer implements AutoCloseable {
                 mask = Epoll.EPOLLET;
             }
         }
+        watchMask(p, s, mask, data);
+    }
+
+    private void watchMask(Pair p, Side s, int mask, long data) {
         if (mask == s.mask) {
             return;
         }
@@ -797,11 +843,13 @@ public final class Splicer implements AutoCloseable {
         final SplicedPair handle;
         final long startedAt;
         long spliceCallNanos = -1;
+        long connectedAt;     // when a connecting upstream connected (0: handed over connected)
         volatile boolean live; // in targets: a direction whose source is in socks is moved by the kernel
         long liveAt;          // when the first direction went to the kernel
         boolean want;         // the policy says splice as soon as the queues allow
         long wantAt;          // when the policy's age limit comes
         boolean stayRelayed;  // a side ended or the maps refused: relayed to the end
+        boolean connecting;   // the upstream's connect is in progress: nothing is read from the client yet
         long relayed;         // bytes relayed before the switch
         int tries;            // switch attempts
         boolean ended;
@@ -836,6 +884,13 @@ public final class Splicer implements AutoCloseable {
                 Pair head = byAge.peek();
                 if (head != null) {
                     timeout = Math.max(0, Math.min(timeout, head.wantAt - System.nanoTime()));
+                }
+                if (!connecting.isEmpty()) {
+                    long now = System.nanoTime();
+                    long next = expireConnects(now);
+                    if (next != 0) {
+                        timeout = Math.max(0, Math.min(timeout, next - now));
+                    }
                 }
                 if (draining.isEmpty()) {
                     look = 0;
@@ -917,10 +972,65 @@ public final class Splicer implements AutoCloseable {
         return from.eof && !to.shutdownSent;
     }
 
+    /**
+     * The upstream of a connecting pair was writable or failed: its connect ended. Failed (the
+     * socket's error, e.g. ECONNREFUSED): the pair ends RESET, resetting the client. Connected:
+     * the proxy's bytes for the upstream are written and the pair runs as if handed over now.
+     */
+    private void connected(Pair p, MemorySegment buf) {
+        // tcp_poll reports neither EPOLLOUT nor an error while SYN_SENT: the connect has ended
+        int err = SpliceSockets.pendingError(p.upstream.fd);
+        p.connecting = false;
+        p.connectedAt = System.nanoTime();
+        if (err != 0) {
+            LOG.log(System.Logger.Level.DEBUG, "sockmap4j: pair {0}: the upstream did not connect (errno {1});"
+                    + " resetting the client", p.id, err);
+            end(p, SplicedPair.End.RESET);
+            return;
+        }
+        flush(p, p.client, p.upstream);
+        if (!p.ended && policy.immediate()) {
+            p.want = true;
+            trySwitch(p, buf);
+        }
+    }
+
+    /** Ends pairs whose upstream has been connecting longer than the connect timeout; the next deadline (0: none). */
+    private long expireConnects(long now) {
+        for (Pair p = connecting.peek(); p != null; p = connecting.peek()) {
+            if (p.connecting && !p.ended) {
+                long deadline = p.startedAt + connectTimeoutNanos;
+                if (deadline - now > 0) {
+                    return deadline;
+                }
+                synchronized (p) {
+                    if (p.connecting && !p.ended) {
+                        LOG.log(System.Logger.Level.DEBUG, "sockmap4j: pair {0}: the upstream did not connect in {1} ms;"
+                                + " resetting both", p.id, TimeUnit.NANOSECONDS.toMillis(connectTimeoutNanos));
+                        end(p, SplicedPair.End.RESET);
+                    }
+                }
+            }
+            connecting.poll();
+        }
+        return 0;
+    }
+
     /** One side has an event: readable (data, EOF, an error), writable, or failed. */
     private void onEvent(Pair p, boolean clientSide, int events, MemorySegment buf) {
         synchronized (p) {
             if (p.ended) {
+                return;
+            }
+            if (p.connecting) {
+                if (!clientSide) {
+                    connected(p, buf);
+                } else if ((events & (Epoll.EPOLLERR | Epoll.EPOLLHUP)) != 0) {
+                    end(p, SplicedPair.End.RESET); // the client reset while the upstream connected
+                }
+                if (!p.ended) {
+                    watch(p);
+                }
                 return;
             }
             Side from = clientSide ? p.client : p.upstream;

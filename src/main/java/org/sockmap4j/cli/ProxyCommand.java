@@ -172,17 +172,19 @@ final class ProxyCommand implements Callable<Integer> {
                 return; // closed
             }
             connections.incrementAndGet();
-            Thread.ofVirtual().start(() -> relay(client, to));
+            if (splicer != null) {
+                splice(client, to);
+            } else {
+                Thread.ofVirtual().start(() -> relay(client, to));
+            }
         }
     }
 
     private SocketChannel connect(SocketChannel client, InetSocketAddress to) throws IOException {
         SocketChannel up = SocketChannel.open();
         try {
-            if (splicer == null) { // a relay adds no Nagle delay (the Splicer sets TCP_NODELAY itself)
-                for (SocketChannel c : new SocketChannel[] {client, up}) {
-                    c.setOption(java.net.StandardSocketOptions.TCP_NODELAY, true);
-                }
+            for (SocketChannel c : new SocketChannel[] {client, up}) { // a relay adds no Nagle delay
+                c.setOption(java.net.StandardSocketOptions.TCP_NODELAY, true);
             }
             if (sockbuf > 0) {
                 for (SocketChannel c : new SocketChannel[] {client, up}) {
@@ -198,18 +200,30 @@ final class ProxyCommand implements Callable<Integer> {
         }
     }
 
-    private void relay(SocketChannel client, InetSocketAddress to) {
-        if (splicer != null) {
-            SocketChannel up = null;
-            try {
-                up = connect(client, to);
-                splicer.splice(client, up); // the Splicer owns and closes both from here on
-            } catch (IOException | RuntimeException e) {
-                closeQuietly(client);
-                closeQuietly(up);
+    /**
+     * Splice mode, on the accepting thread: starts a non-blocking connect and hands both sockets
+     * over at once; the Splicer's watcher finishes the connect (no thread waits for the handshake).
+     */
+    private void splice(SocketChannel client, InetSocketAddress to) {
+        SocketChannel up = null;
+        try {
+            up = SocketChannel.open();
+            if (sockbuf > 0) {
+                for (SocketChannel c : new SocketChannel[] {client, up}) {
+                    c.setOption(java.net.StandardSocketOptions.SO_SNDBUF, sockbuf);
+                    c.setOption(java.net.StandardSocketOptions.SO_RCVBUF, sockbuf);
+                }
             }
-            return;
+            up.configureBlocking(false);
+            up.connect(to);
+            splicer.splice(client, up); // the Splicer owns and closes both from here on
+        } catch (IOException | RuntimeException e) {
+            closeQuietly(client);
+            closeQuietly(up);
         }
+    }
+
+    private void relay(SocketChannel client, InetSocketAddress to) {
         try (client; SocketChannel up = connect(client, to)) {
             Thread back = Thread.ofVirtual().start(() -> copy(up, client));
             copy(client, up);

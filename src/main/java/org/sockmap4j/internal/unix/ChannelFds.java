@@ -104,7 +104,11 @@ public final class ChannelFds {
 
     /** What a channel says about itself, to compare with what the kernel says about an fd. */
     private record Expect(boolean unix, int type, boolean listening, SocketAddress local, SocketAddress remote,
-            boolean unique) {
+            boolean unique, boolean pending) {
+        Expect(boolean unix, int type, boolean listening, SocketAddress local, SocketAddress remote, boolean unique) {
+            this(unix, type, listening, local, remote, unique, false);
+        }
+
         boolean matches(int fd) {
             long domain = SockOpt.getInt(fd, Libc.SO_DOMAIN);
             if (unix ? domain != Libc.AF_UNIX : domain != Libc.AF_INET && domain != Libc.AF_INET6) {
@@ -117,10 +121,13 @@ public final class ChannelFds {
                 return false;
             }
             SockAddr.Raw l = SockAddr.local(fd);
-            if (l == null || !same(local, l.toSocketAddress())) {
+            if (local != null && (l == null || !same(local, l.toSocketAddress()))) {
                 return false;
             }
             SockAddr.Raw r = SockAddr.peer(fd);
+            if (pending && r == null) {
+                return true; // still connecting
+            }
             return same(remote, r == null ? null : r.toSocketAddress());
         }
     }
@@ -130,6 +137,12 @@ public final class ChannelFds {
             return switch (ch) {
                 case SocketChannel s -> {
                     boolean unix = isUnix(s);
+                    if (s.isConnectionPending()) {
+                        // a connect the JDK has not finished: the kernel may have (peer = the remote
+                        // address) or not (no peer yet), and the JDK may not know the local address;
+                        // every such socket matches and the option flip tells them apart
+                        yield new Expect(unix, Libc.SOCK_STREAM, false, null, s.getRemoteAddress(), false, true);
+                    }
                     SocketAddress remote = s.getRemoteAddress();
                     // a connected TCP socket is unique by its 4-tuple; UNIX peers are not
                     yield new Expect(unix, Libc.SOCK_STREAM, false, s.getLocalAddress(), remote,
