@@ -149,7 +149,9 @@ jvm_args+=(-Dsockmap4j.requirePrivileged=true
   # set it back (-Dsockmap4j.integrity.bytes=8388608: a later -D wins).
   -Dsockmap4j.integrity.bytes=1048576
   # and ManyPairsTest splices 2,000 pairs one after another instead of 10,000 (4-minute budget)
-  -Dsockmap4j.manypairs.count=2000)
+  -Dsockmap4j.manypairs.count=2000
+  # and EchoRoundsTest runs 3 rounds of echo load instead of 10
+  -Dsockmap4j.echorounds.rounds=3)
 if [[ -n "${VMTEST_JVM_ARGS:-}" ]]; then
   read -r -a extra <<<"$VMTEST_JVM_ARGS"
   jvm_args+=("${extra[@]}")

@@ -125,12 +125,32 @@ final class SpliceSockets {
         }
     }
 
-    private static final long WMEM_MAX = readWmemMax();
+    /**
+     * Fixes the receive buffer of {@code fd} at {@code bytes} (the kernel doubles it), which also
+     * turns receive-buffer autotuning off for it: SO_RCVBUFFORCE (CAP_NET_ADMIN; above
+     * net.core.rmem_max), else SO_RCVBUF only if rmem_max lets it reach at least the buffer the
+     * socket has now (a lower cap would shrink the window a remote peer can fill).
+     */
+    static void receiveBuffer(int fd, int bytes) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment v = a.allocate(JAVA_INT);
+            v.set(JAVA_INT, 0, bytes);
+            if (Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_RCVBUFFORCE, v, 4) == 0) {
+                return;
+            }
+            long now = SockOpt.getInt(fd, Libc.SO_RCVBUF);
+            if (RMEM_MAX > 0 && !SockOpt.failed(now) && 2 * Math.min(RMEM_MAX, bytes) >= now) {
+                Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_RCVBUF, v, 4);
+            }
+        }
+    }
 
-    private static long readWmemMax() {
+    private static final long WMEM_MAX = readSysctl("/proc/sys/net/core/wmem_max");
+    private static final long RMEM_MAX = readSysctl("/proc/sys/net/core/rmem_max");
+
+    private static long readSysctl(String path) {
         try {
-            return Long.parseLong(java.nio.file.Files.readString(java.nio.file.Path.of("/proc/sys/net/core/wmem_max"))
-                    .strip());
+            return Long.parseLong(java.nio.file.Files.readString(java.nio.file.Path.of(path)).strip());
         } catch (java.io.IOException | RuntimeException e) {
             return -1;
         }

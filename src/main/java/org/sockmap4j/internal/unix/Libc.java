@@ -27,6 +27,8 @@ public final class Libc {
     public static final int SO_LINGER = 13;
     public static final int SO_SNDBUF = 7;
     public static final int SO_SNDBUFFORCE = 32;
+    public static final int SO_RCVBUF = 8;
+    public static final int SO_RCVBUFFORCE = 33;
     public static final int SO_ACCEPTCONN = 30;
     public static final int SO_PROTOCOL = 38;
     public static final int SO_DOMAIN = 39;
