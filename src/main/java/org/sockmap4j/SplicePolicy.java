@@ -10,7 +10,7 @@ import java.util.Objects;
  * <p>Splicing has a fixed cost per connection (two psocks created and torn down, six map
  * updates, the end of stream passed on by the watcher once the redirect backlog drained) and
  * pays off only for connections that live long or move many bytes. Like HAProxy's
- * {@code option splice-auto}, {@link #auto()} (experimental) relays a new pair in user space (the
+ * {@code option splice-auto}, {@link #auto()} relays a new pair in user space (the
  * Splicer's watcher thread, non-blocking, one copy through a 64 KiB buffer) and splices it once
  * it has moved {@link #bytes()} bytes (both directions together) or lived {@link #age()}, whichever
  * comes first; the switch happens when both receive queues have been read to empty and every
@@ -45,11 +45,13 @@ public record SplicePolicy(long bytes, Duration age) {
      * its answer, a health check, an RPC on a fresh connection) end before either and never pay
      * for the splice; bulk transfers and long-lived connections are spliced early.
      *
-     * <p>Experimental: under heavy echo load on Linux 6.18 (64 connections, 4 MiB each way,
-     * {@code sockmap bench proxy}) about one round in twelve came back with bytes repeated at a
-     * page boundary of a stream that had switched from the relay to the kernel; under
-     * {@link #always()} none did. Not understood yet (docs/performance.md): do not use it where
-     * a corrupted byte matters.
+     * <p>Measured (docs/performance.md, {@code sockmap bench proxy}, 2 vCPUs): short connections
+     * through the CLI proxy at about 1.7 times the rate of {@link #always()}, connect-to-EOF median
+     * like HAProxy's; under bulk echo load more of the bytes cross the relay before both queues
+     * are clean at once, so proxy CPU per GiB is higher than always's (tenths of a second against
+     * hundredths) and bulk throughput 10-25% lower. The repeated bytes once seen under echo load
+     * (a kernel reader taking a retransmitted segment whole) are stopped by
+     * {@link Splicer.Builder#receiveBuffer}, which is on by default: 0 of 120 rounds.
      */
     public static SplicePolicy auto() {
         return AUTO;

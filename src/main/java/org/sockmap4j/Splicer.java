@@ -32,7 +32,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  * <h2>Relay, then kernel</h2>
  * Splicing costs a fixed amount per connection and pays off only for connections that live long
  * or move many bytes. By default ({@link SplicePolicy#always()}) a pair goes to the kernel at once;
- * with {@link SplicePolicy#auto()} (experimental) a new pair is first relayed in user space by the
+ * with {@link SplicePolicy#auto()} a new pair is first relayed in user space by the
  * watcher thread (non-blocking, epoll) and handed to the kernel once it moved 64 KiB or lived
  * 100 ms, so short exchanges end while still relayed. {@code splice} itself only checks both
  * sockets (connected TCP, not already in a pair of this Splicer, refused before any data is
@@ -243,8 +243,8 @@ public final class Splicer implements AutoCloseable {
 
         /**
          * When pairs move from the user-space relay into the kernel: {@link SplicePolicy#always()}
-         * (the default: at once) or {@link SplicePolicy#auto()} (after 64 KiB or 100 ms;
-         * experimental, see its Javadoc).
+         * (the default: at once; best for bulk and CPU) or {@link SplicePolicy#auto()} (after
+         * 64 KiB or 100 ms; best for short connections: see its Javadoc).
          */
         public Builder policy(SplicePolicy policy) {
             this.policy = java.util.Objects.requireNonNull(policy, "policy");

@@ -26,9 +26,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * Echo through the Splicer, 64 connections at once through concurrent {@code splice()} calls (as
  * {@code sockmap proxy} makes them), the upstream sending back what it receives, so each
  * direction's bytes depend on the other's: every echoed byte must come back in order. Under the
- * default policy. (The experimental {@code auto} policy returned repeated bytes in this shape
- * under {@code sockmap bench proxy}'s load, about one round in twelve; in-process it did not
- * reproduce: docs/performance.md.)
+ * policy that splices at once. (Repeated bytes seen under this kind of load, more often under
+ * {@code auto}, came from the kernel's verdict reader taking a retransmitted segment whole:
+ * {@link EchoRoundsTest} guards the fix.)
  */
 @Privileged
 @ExtendWith(FdLeakCheck.class)
