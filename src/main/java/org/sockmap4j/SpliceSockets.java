@@ -145,6 +145,40 @@ final class SpliceSockets {
         }
     }
 
+    /** TCP_WINDOW_CLAMP (the most the socket will advertise), or -1. */
+    static int windowClamp(int fd) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment v = a.allocate(JAVA_INT);
+            MemorySegment len = a.allocate(JAVA_INT);
+            len.set(JAVA_INT, 0, 4);
+            if (Libc.getsockopt(fd, Libc.IPPROTO_TCP, TCP_WINDOW_CLAMP, v, len) < 0) {
+                return -1;
+            }
+            return v.get(JAVA_INT, 0);
+        }
+    }
+
+    /**
+     * Sets TCP_WINDOW_CLAMP: the window the socket advertises grows no further than this (the
+     * kernel raises a value below SOCK_MIN_RCVBUF / 2 to that; a window already advertised is
+     * not taken back).
+     */
+    static void setWindowClamp(int fd, int bytes) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment v = a.allocate(JAVA_INT);
+            v.set(JAVA_INT, 0, bytes);
+            Libc.setsockopt(fd, Libc.IPPROTO_TCP, TCP_WINDOW_CLAMP, v, 4);
+        }
+    }
+
+    private static final int TCP_WINDOW_CLAMP = 10;
+
+    /** SO_RCVBUF as the kernel reports it (twice what was set), or 0. */
+    static long receiveBufferOf(int fd) {
+        long v = SockOpt.getInt(fd, Libc.SO_RCVBUF);
+        return SockOpt.failed(v) ? 0 : v;
+    }
+
     private static final long WMEM_MAX = readSysctl("/proc/sys/net/core/wmem_max");
     private static final long RMEM_MAX = readSysctl("/proc/sys/net/core/rmem_max");
 

@@ -74,6 +74,11 @@ public final class Splicer implements AutoCloseable {
     private static final int BUF = 64 * 1024;
     private static final int BOUNDARY_BUF = 1 << 20;
     private static final long BOUNDARY_LIMIT = 4L << 20;
+    /**
+     * Bytes all pairs may hold at once read to a boundary for a switch whose source outpaces the
+     * relay (each holds up to {@link #BOUNDARY_LIMIT} until written on).
+     */
+    private static final long BOUNDARY_BUDGET = 64L << 20;
     private static final long BUSY_TARGET_BYTES = 256 * 1024;
     private static final long FIRST_LOOK_NANOS = 20_000;
     private static final long LAST_LOOK_NANOS = 1_000_000;
@@ -101,6 +106,11 @@ public final class Splicer implements AutoCloseable {
     private final int targetSendBuffer;
     /** readToBoundary's buffer (locked while in use). */
     private final MemorySegment boundaryBuf = Arena.ofAuto().allocate(BOUNDARY_BUF);
+    private final AtomicLong boundaryHeld = new AtomicLong();
+    /** Pairs a clean side of which waits for its target's send queue to drain: looked at again. */
+    private final java.util.Set<Pair> busyWait = ConcurrentHashMap.newKeySet();
+    private static final long BUSY_FIRST_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+    private static final long BUSY_LAST_NANOS = TimeUnit.MILLISECONDS.toNanos(64);
     private volatile boolean mapsFullLogged;
     private static volatile boolean slowFdLookupLogged;
     private long closedPairs;
@@ -519,6 +529,7 @@ public final class Splicer implements AutoCloseable {
         if (!from.hasPending()) {
             from.pending = null;
             from.pendOff = from.pendLen = 0;
+            releaseBoundary(from);
             if (from.eof && !p.ended) {
                 passEnd(p, from, to);
             }
@@ -564,6 +575,8 @@ public final class Splicer implements AutoCloseable {
         if (!p.live) {
             if (p.client.eof || p.upstream.eof || !enterTargets(p)) {
                 p.stayRelayed = true;
+                unclamp(p.client);
+                unclamp(p.upstream);
                 return;
             }
         }
@@ -606,8 +619,29 @@ public final class Splicer implements AutoCloseable {
         }
         if (!s.clean) {
             pump(p, s, o, buf);
-            if (!p.ended && !s.clean && !s.eof && s.hasPending()) {
-                readToBoundary(p, s, o);
+            // still not clean: the source outpaces the relay. Its target full (bytes pending):
+            // read it to a boundary in large reads. Its target keeping up, after more than
+            // BOUNDARY_LIMIT relayed since the pair entered the maps (a burst ends first): the same
+            boolean outpaced = s.handedOff - s.handedOffAtTargets > BOUNDARY_LIMIT;
+            if (!p.ended && !s.clean && !s.eof
+                    && (s.hasPending() || outpaced && boundaryHeld.get() < BOUNDARY_BUDGET)) {
+                readToBoundary(p, s, o, s.clampSaved >= 0
+                        ? Math.max(BOUNDARY_LIMIT, SpliceSockets.receiveBufferOf(s.fd)) : BOUNDARY_LIMIT);
+            }
+            if (!p.ended && !s.clean && !s.eof && s.clampSaved < 0 && outpaced) {
+                // a sender faster than even large reads (iperf3 with a fast receiver was relayed
+                // to its end: every drain reopened the window and it refilled the queue): clamp
+                // the window so that the sender stops at what it was already allowed to send,
+                // drain that, and give the window back once the verdict reads the socket
+                s.clampSaved = SpliceSockets.windowClamp(s.fd);
+                if (s.clampSaved > 0) {
+                    SpliceSockets.setWindowClamp(s.fd, 1);
+                    if (!s.hasPending() && boundaryHeld.get() < BOUNDARY_BUDGET) {
+                        readToBoundary(p, s, o, Math.max(BOUNDARY_LIMIT, SpliceSockets.receiveBufferOf(s.fd)));
+                    }
+                } else {
+                    s.clampSaved = -1;
+                }
             }
             if (p.ended || !s.clean || s.hasPending() || s.eof) {
                 return; // when the pending bytes were written (EPOLLOUT), s unread since
@@ -619,6 +653,7 @@ public final class Splicer implements AutoCloseable {
         long unacked = TcpQueues.unacked(o.fd);
         s.targetBusy = unacked > BUSY_TARGET_BYTES;
         if (s.targetBusy) {
+            recheckSoon(p);
             return;
         }
         if (targetSendBuffer > 0) {
@@ -630,10 +665,12 @@ public final class Splicer implements AutoCloseable {
         try {
             if (!insert(socks, s)) {
                 s.refused = true; // FIN meanwhile: this direction stays relayed
+                unclamp(s);
                 return;
             }
         } catch (RuntimeException e) {
             s.refused = true;
+            unclamp(s);
             LOG.log(System.Logger.Level.DEBUG, "sockmap4j: pair {0}: the {1} stays relayed ({2})", p.id,
                     s == p.client ? "client" : "upstream", e.getMessage());
             return;
@@ -642,6 +679,7 @@ public final class Splicer implements AutoCloseable {
             p.liveAt = System.nanoTime();
             spliced.incrementAndGet();
         }
+        unclamp(s); // the verdict reads it now: the window opens as it does
         SpliceSockets.kick(s.fd);
         if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
             LOG.log(System.Logger.Level.DEBUG, "sockmap4j: pair {0}: the {1}''s bytes go through the kernel now"
@@ -656,16 +694,16 @@ public final class Splicer implements AutoCloseable {
      * all as pending bytes (at most {@link #BOUNDARY_LIMIT}; the sender is held back by TCP
      * meanwhile), then leave the socket unread until they are written: it is then clean.
      */
-    private void readToBoundary(Pair p, Side s, Side o) {
+    private void readToBoundary(Pair p, Side s, Side o, long limit) {
         synchronized (boundaryBuf) { // the watcher's and a caller's pairs may switch at the same time
-            readToBoundary(p, s, o, boundaryBuf);
+            readToBoundary(p, s, o, boundaryBuf, limit);
         }
     }
 
-    private void readToBoundary(Pair p, Side s, Side o, MemorySegment big) {
+    private void readToBoundary(Pair p, Side s, Side o, MemorySegment big, long limit) {
         long total = s.pendLen - s.pendOff;
         java.util.List<MemorySegment> parts = new ArrayList<>();
-        while (total < BOUNDARY_LIMIT) {
+        while (total < limit) {
             long r = Libc.recv(s.fd, big, Libc.MSG_DONTWAIT);
             if (r == -Errno.EINTR.code()) {
                 continue;
@@ -696,7 +734,9 @@ public final class Splicer implements AutoCloseable {
         if (!parts.isEmpty()) {
             MemorySegment all = Arena.ofAuto().allocate(total);
             long off = s.pendLen - s.pendOff;
-            MemorySegment.copy(s.pending, s.pendOff, all, 0, off);
+            if (off > 0) {
+                MemorySegment.copy(s.pending, s.pendOff, all, 0, off);
+            }
             for (MemorySegment part : parts) {
                 MemorySegment.copy(part, 0, all, off, part.byteSize());
                 off += part.byteSize();
@@ -704,8 +744,34 @@ public final class Splicer implements AutoCloseable {
             s.pending = all;
             s.pendOff = 0;
             s.pendLen = total;
+            boundaryHeld.addAndGet(total - s.boundaryBytes);
+            s.boundaryBytes = total;
         }
         flush(p, s, o);
+    }
+
+    /** Gives a side back the window clamp it had before its switch clamped it. */
+    private static void unclamp(Side s) {
+        if (s.clampSaved > 0) {
+            SpliceSockets.setWindowClamp(s.fd, s.clampSaved);
+        }
+        s.clampSaved = -1;
+    }
+
+    /** Has the watcher try {@code p}'s switch again shortly (1 ms, backing off to 64 ms). */
+    private void recheckSoon(Pair p) {
+        if (busyWait.add(p)) {
+            p.busyBackoff = BUSY_FIRST_NANOS;
+            p.busyCheckAt = System.nanoTime() + BUSY_FIRST_NANOS;
+        }
+    }
+
+    /** Gives back to the budget what a side held read to a boundary. */
+    private void releaseBoundary(Side s) {
+        if (s.boundaryBytes != 0) {
+            boundaryHeld.addAndGet(-s.boundaryBytes);
+            s.boundaryBytes = 0;
+        }
     }
 
     /** Where a side's received and user-space byte counts stand as the verdict takes over. */
@@ -790,7 +856,9 @@ public final class Splicer implements AutoCloseable {
      * read to empty, and nothing waits to be written to it. Reading it again would only put off
      * the moment both sides are clean at once (with both peers streaming, that moment may never
      * come otherwise); a side the other's bytes wait for is read, since its peer may be blocked
-     * writing and not read before it can write again (an echo).
+     * writing and not read before it can write again (an echo). A side whose target is still
+     * working off a backed-up send queue is read (holding it stalled an echo whose client writes
+     * everything before it reads); the watcher tries the switch again ({@link #recheckBusy}).
      */
     private static boolean holding(Pair p, Side s, Side o) {
         return p.want && !s.spliced && !s.refused && !p.stayRelayed && !s.targetBusy && s.clean && !o.hasPending();
@@ -834,8 +902,10 @@ public final class Splicer implements AutoCloseable {
         long finBeforeVerdictAt; // when its FIN was seen before the verdict judged every byte (0: not)
         boolean refused;      // the kernel refused it in socks: its direction stays relayed
         boolean targetBusy;   // its switch waits for the other side's send queue to drain
+        int clampSaved = -1;  // TCP_WINDOW_CLAMP before the switch clamped it (-1: not clamped)
         boolean clean;        // the last read found the receive queue empty, and nothing was read since
         MemorySegment pending; // read from this side, not yet written to the other
+        long boundaryBytes;   // of which read to a boundary (counted in boundaryHeld)
         long pendOff;
         long pendLen;
         int mask = -1;        // what epoll watches it for (-1: not registered)
@@ -883,6 +953,8 @@ public final class Splicer implements AutoCloseable {
         boolean connecting;   // the upstream's connect is in progress: nothing is read from the client yet
         long relayed;         // bytes relayed before the switch
         int tries;            // switch attempts
+        long busyCheckAt;     // when to look at a busy target again (busyWait)
+        long busyBackoff;     // the wait before that, doubling from 1 ms to 64 ms
         boolean ended;
         long endedAt;
 
@@ -916,6 +988,9 @@ public final class Splicer implements AutoCloseable {
                 if (head != null) {
                     timeout = Math.max(0, Math.min(timeout, head.wantAt - System.nanoTime()));
                 }
+                if (!busyWait.isEmpty()) {
+                    timeout = Math.min(timeout, BUSY_FIRST_NANOS);
+                }
                 if (!connecting.isEmpty()) {
                     long now = System.nanoTime();
                     long next = expireConnects(now);
@@ -947,6 +1022,9 @@ public final class Splicer implements AutoCloseable {
                     }
                 }
                 ripen(buf);
+                if (!busyWait.isEmpty()) {
+                    recheckBusy(buf);
+                }
                 if (!draining.isEmpty()) {
                     for (Pair p : draining) {
                         synchronized (p) {
@@ -967,6 +1045,39 @@ public final class Splicer implements AutoCloseable {
         } catch (Throwable t) {
             LOG.log(System.Logger.Level.ERROR, "sockmap4j: the Splicer's watcher failed", t);
         }
+    }
+
+    /**
+     * Pairs a clean side of which is held while its target's send queue drains: tries the switch
+     * again once the pair's wait has passed (1 ms, doubling up to 64 ms while still busy).
+     */
+    private void recheckBusy(MemorySegment buf) {
+        long now = System.nanoTime();
+        for (Pair p : busyWait) {
+            if (p.busyCheckAt - now > 0) {
+                continue;
+            }
+            synchronized (p) {
+                p.client.targetBusy = p.upstream.targetBusy = false;
+                if (!p.ended) {
+                    trySwitch(p, buf);
+                }
+                if (p.ended || !waiting(p.client) && !waiting(p.upstream)) {
+                    busyWait.remove(p);
+                    if (!p.ended) {
+                        watch(p); // a side no longer held is read again
+                    }
+                } else {
+                    p.busyBackoff = Math.min(BUSY_LAST_NANOS, p.busyBackoff * 2);
+                    p.busyCheckAt = now + p.busyBackoff;
+                    watch(p);
+                }
+            }
+        }
+    }
+
+    private static boolean waiting(Side s) {
+        return !s.spliced && s.targetBusy;
     }
 
     /** Pairs whose age limit came: splice them as soon as their queues allow. */
@@ -1287,6 +1398,7 @@ public final class Splicer implements AutoCloseable {
             pairs.remove(p.id);
         }
         draining.remove(p);
+        busyWait.remove(p);
         if (p.live) {
             unmap(p); // after: stats() of an open pair reads its counts from the peers entries
         }
@@ -1295,6 +1407,8 @@ public final class Splicer implements AutoCloseable {
         release(p);
         p.client.pending = null;
         p.upstream.pending = null;
+        releaseBoundary(p.client);
+        releaseBoundary(p.upstream);
         p.endedAt = System.nanoTime();
         if (p.liveAt == 0 && LOG.isLoggable(System.Logger.Level.DEBUG)) {
             LOG.log(System.Logger.Level.DEBUG, "sockmap4j: pair {0} ended relayed: want {1}, tries {2}, in targets {3},"
