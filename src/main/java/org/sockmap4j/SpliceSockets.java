@@ -84,21 +84,12 @@ final class SpliceSockets {
      */
     static void kick(int fd) {
         long low = SockOpt.getInt(fd, Libc.SO_RCVLOWAT);
-        int v = SockOpt.failed(low) ? 1 : (int) low;
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment val = a.allocate(JAVA_INT);
-            val.set(JAVA_INT, 0, v);
-            Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_RCVLOWAT, val, 4);
-        }
+        SockOpt.setInt(fd, Libc.SOL_SOCKET, Libc.SO_RCVLOWAT, SockOpt.failed(low) ? 1 : (int) low);
     }
 
     /** TCP_NODELAY on: what the kernel forwards goes out at once, not held back by Nagle's algorithm. */
     static void noDelay(int fd) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment one = a.allocate(JAVA_INT);
-            one.set(JAVA_INT, 0, 1);
-            Libc.setsockopt(fd, Libc.IPPROTO_TCP, Libc.TCP_NODELAY, one, 4);
-        }
+        SockOpt.setInt(fd, Libc.IPPROTO_TCP, Libc.TCP_NODELAY, 1);
     }
 
     /**
@@ -112,16 +103,12 @@ final class SpliceSockets {
         if (SockOpt.failed(now) || now >= 2L * bytes) {
             return;
         }
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment v = a.allocate(JAVA_INT);
-            v.set(JAVA_INT, 0, bytes);
-            if (Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_SNDBUFFORCE, v, 4) == 0) {
-                return;
-            }
-            long max = WMEM_MAX;
-            if (max > 0 && 2 * Math.min(max, bytes) > now) {
-                Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_SNDBUF, v, 4);
-            }
+        if (SockOpt.setInt(fd, Libc.SOL_SOCKET, Libc.SO_SNDBUFFORCE, bytes) == 0) {
+            return;
+        }
+        long max = WMEM_MAX;
+        if (max > 0 && 2 * Math.min(max, bytes) > now) {
+            SockOpt.setInt(fd, Libc.SOL_SOCKET, Libc.SO_SNDBUF, bytes);
         }
     }
 
@@ -132,30 +119,19 @@ final class SpliceSockets {
      * socket has now (a lower cap would shrink the window a remote peer can fill).
      */
     static void receiveBuffer(int fd, int bytes) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment v = a.allocate(JAVA_INT);
-            v.set(JAVA_INT, 0, bytes);
-            if (Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_RCVBUFFORCE, v, 4) == 0) {
-                return;
-            }
-            long now = SockOpt.getInt(fd, Libc.SO_RCVBUF);
-            if (RMEM_MAX > 0 && !SockOpt.failed(now) && 2 * Math.min(RMEM_MAX, bytes) >= now) {
-                Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_RCVBUF, v, 4);
-            }
+        if (SockOpt.setInt(fd, Libc.SOL_SOCKET, Libc.SO_RCVBUFFORCE, bytes) == 0) {
+            return;
+        }
+        long now = SockOpt.getInt(fd, Libc.SO_RCVBUF);
+        if (RMEM_MAX > 0 && !SockOpt.failed(now) && 2 * Math.min(RMEM_MAX, bytes) >= now) {
+            SockOpt.setInt(fd, Libc.SOL_SOCKET, Libc.SO_RCVBUF, bytes);
         }
     }
 
     /** TCP_WINDOW_CLAMP (the most the socket will advertise), or -1. */
     static int windowClamp(int fd) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment v = a.allocate(JAVA_INT);
-            MemorySegment len = a.allocate(JAVA_INT);
-            len.set(JAVA_INT, 0, 4);
-            if (Libc.getsockopt(fd, Libc.IPPROTO_TCP, TCP_WINDOW_CLAMP, v, len) < 0) {
-                return -1;
-            }
-            return v.get(JAVA_INT, 0);
-        }
+        long v = SockOpt.getInt(fd, Libc.IPPROTO_TCP, TCP_WINDOW_CLAMP);
+        return SockOpt.failed(v) ? -1 : (int) v;
     }
 
     /**
@@ -164,11 +140,7 @@ final class SpliceSockets {
      * not taken back).
      */
     static void setWindowClamp(int fd, int bytes) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment v = a.allocate(JAVA_INT);
-            v.set(JAVA_INT, 0, bytes);
-            Libc.setsockopt(fd, Libc.IPPROTO_TCP, TCP_WINDOW_CLAMP, v, 4);
-        }
+        SockOpt.setInt(fd, Libc.IPPROTO_TCP, TCP_WINDOW_CLAMP, bytes);
     }
 
     private static final int TCP_WINDOW_CLAMP = 10;

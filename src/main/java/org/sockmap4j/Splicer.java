@@ -625,8 +625,7 @@ public final class Splicer implements AutoCloseable {
             boolean outpaced = s.handedOff - s.handedOffAtTargets > BOUNDARY_LIMIT;
             if (!p.ended && !s.clean && !s.eof
                     && (s.hasPending() || outpaced && boundaryHeld.get() < BOUNDARY_BUDGET)) {
-                readToBoundary(p, s, o, s.clampSaved >= 0
-                        ? Math.max(BOUNDARY_LIMIT, SpliceSockets.receiveBufferOf(s.fd)) : BOUNDARY_LIMIT);
+                readToBoundary(p, s, o, s.clampSaved >= 0 ? clampedDrainLimit(s) : BOUNDARY_LIMIT);
             }
             if (!p.ended && !s.clean && !s.eof && s.clampSaved < 0 && outpaced) {
                 // a sender faster than even large reads (iperf3 with a fast receiver was relayed
@@ -637,7 +636,7 @@ public final class Splicer implements AutoCloseable {
                 if (s.clampSaved > 0) {
                     SpliceSockets.setWindowClamp(s.fd, 1);
                     if (!s.hasPending() && boundaryHeld.get() < BOUNDARY_BUDGET) {
-                        readToBoundary(p, s, o, Math.max(BOUNDARY_LIMIT, SpliceSockets.receiveBufferOf(s.fd)));
+                        readToBoundary(p, s, o, clampedDrainLimit(s));
                     }
                 } else {
                     s.clampSaved = -1;
@@ -659,7 +658,6 @@ public final class Splicer implements AutoCloseable {
         if (targetSendBuffer > 0) {
             SpliceSockets.sendBufferAtLeast(o.fd, targetSendBuffer);
         }
-
         o.handedBase = TcpQueues.handedToTcp(o.fd);
         received(s);
         try {
@@ -748,6 +746,14 @@ public final class Splicer implements AutoCloseable {
             s.boundaryBytes = total;
         }
         flush(p, s, o);
+    }
+
+    /**
+     * How far a clamped source is drained: its whole receive buffer (the sender can fill no more
+     * than that), at least {@link #BOUNDARY_LIMIT}.
+     */
+    private static long clampedDrainLimit(Side s) {
+        return Math.max(BOUNDARY_LIMIT, SpliceSockets.receiveBufferOf(s.fd));
     }
 
     /** Gives a side back the window clamp it had before its switch clamped it. */

@@ -13,12 +13,24 @@ public final class SockOpt {
 
     /** An int option at SOL_SOCKET, or {@code Long.MIN_VALUE + errno} on error. */
     public static long getInt(int fd, int name) {
+        return getInt(fd, Libc.SOL_SOCKET, name);
+    }
+
+    /** An int option at {@code level}, or {@code Long.MIN_VALUE + errno} on error. */
+    public static long getInt(int fd, int level, int name) {
         MemorySegment m = Scratch.get().misc;
         MemorySegment val = m.asSlice(256, 8);
         MemorySegment len = m.asSlice(264, 4);
         len.set(JAVA_INT, 0, 4);
-        int r = Libc.getsockopt(fd, Libc.SOL_SOCKET, name, val, len);
+        int r = Libc.getsockopt(fd, level, name, val, len);
         return r < 0 ? Long.MIN_VALUE - r : val.get(JAVA_INT, 0);
+    }
+
+    /** Sets an int option at {@code level}: 0, or {@code -errno} (no allocation: the thread's scratch). */
+    public static int setInt(int fd, int level, int name, int value) {
+        MemorySegment val = Scratch.get().misc.asSlice(256, 4);
+        val.set(JAVA_INT, 0, value);
+        return Libc.setsockopt(fd, level, name, val, 4);
     }
 
     /** True when {@link #getInt} returned an error. */
